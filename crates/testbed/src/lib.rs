@@ -1,0 +1,6 @@
+//! Test bed shared by the integration tests, the benchmark and the local dev
+//! server: moto (AWS) on loopback, a fake Stripe built from Stripe's published
+//! fixtures, and a Lambda Runtime API emulator.
+
+pub mod moto;
+pub mod runtime_api;

@@ -1,0 +1,310 @@
+//! The organizer's configuration: one JSON blob (kept in SSM Parameter Store as
+//! a SecureString, or in a local file), parsed once into a typed [`Config`].
+//!
+//! Two shapes are accepted and produce the same `Config`:
+//! - the Tokyo Demo Fest blob, verbatim (`product_visitor_ticket`, `product_tshirt_m`, …);
+//! - the general catalog form (`"catalog": {"tickets": [...]}`), documented in README.md.
+//!
+//! Values are read key by key from a JSON object (not through serde's derive)
+//! so every error names its key and no error ever echoes a secret.
+
+mod catalog;
+mod source;
+mod validate;
+
+pub use catalog::{Catalog, Choice, OptionGroup, Shipping, Ticket, TicketId};
+pub use source::{ConfigCache, ConfigSource, ConfigUnavailable, FileSource, SourceError, SsmSource};
+pub use validate::{CountryCode, HttpsUrl, PriceId, ShippingRateId, StripeSecretKey};
+
+use crate::votekey::VotekeyFormat;
+use crate::webhook::{Tolerance, WebhookSecrets};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// A problem with the organizer's config. Messages name the key and what is
+/// expected; values of secret keys are never included.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("config is not valid JSON (line {line}, column {column})")]
+    Syntax { line: usize, column: usize },
+    #[error("config must be a JSON object")]
+    NotAnObject,
+    #[error("config key `{0}` is missing")]
+    Missing(String),
+    #[error("config key `{key}`: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError::Invalid { key: key.into(), problem: problem.into() }
+    }
+}
+
+/// Everything the two functions need, validated.
+#[derive(Clone)]
+pub struct Config {
+    stripe_secret_key: StripeSecretKey,
+    webhook_secrets: WebhookSecrets,
+    webhook_tolerance: Tolerance,
+    catalog: Catalog,
+    success_url: HttpsUrl,
+    cancel_url: HttpsUrl,
+    thanks_url: Option<HttpsUrl>,
+    locale: String,
+    payment_method_types: Option<Vec<String>>,
+    email: EmailSettings,
+    votekey_format: VotekeyFormat,
+}
+
+/// How the buyer's email is sent and worded.
+#[derive(Clone, Debug, Default)]
+pub struct EmailSettings {
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    pub configuration_set: Option<String>,
+    pub event_name: Option<String>,
+    pub wuhu_url: Option<HttpsUrl>,
+    pub subject: Option<String>,
+    pub intro: Option<String>,
+    pub subject_ja: Option<String>,
+    pub intro_ja: Option<String>,
+}
+
+impl fmt::Debug for Config {
+    // Hand-written so a stray `{:?}` can never print the secret key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("stripe_secret_key", &self.stripe_secret_key)
+            .field("webhook_secrets", &self.webhook_secrets)
+            .field("catalog", &self.catalog)
+            .field("success_url", &self.success_url)
+            .field("cancel_url", &self.cancel_url)
+            .field("locale", &self.locale)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checkout locales Stripe accepts (`auto` lets Checkout follow the browser).
+const STRIPE_LOCALES: &[&str] = &[
+    "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr",
+    "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt",
+    "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+];
+
+impl Config {
+    /// Parses and validates the organizer's JSON blob.
+    pub fn from_json(text: &str) -> Result<Config, ConfigError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| ConfigError::Syntax { line: e.line(), column: e.column() })?;
+        let Value::Object(map) = value else {
+            return Err(ConfigError::NotAnObject);
+        };
+        let keys = Keys(&map);
+
+        let catalog = if map.contains_key("catalog") {
+            if map.keys().any(|k| k.starts_with("product_")) {
+                return Err(ConfigError::invalid(
+                    "catalog",
+                    "use either `catalog` or the `product_*` keys, not both",
+                ));
+            }
+            Catalog::from_general(keys.required("catalog")?)?
+        } else {
+            Catalog::from_tdf(&keys)?
+        };
+
+        let stripe_secret_key = StripeSecretKey::parse(keys.required_str("stripe_api_secret_key")?)?;
+        let webhook_secrets = webhook_secrets(keys.required("webhook_signing_secret")?)?;
+        let webhook_tolerance = match keys.optional_u64("webhook_tolerance_seconds")? {
+            None => Tolerance::default(),
+            Some(seconds) => u32::try_from(seconds)
+                .map_err(|_| "is far too large".to_owned())
+                .and_then(|s| Tolerance::from_secs(s).map_err(|e| e.to_string()))
+                .map_err(|problem| ConfigError::invalid("webhook_tolerance_seconds", problem))?,
+        };
+
+        let locale = keys.optional_str("locale")?.unwrap_or("auto").to_owned();
+        if !STRIPE_LOCALES.contains(&locale.as_str()) {
+            return Err(ConfigError::invalid(
+                "locale",
+                format!("\"{locale}\" is not a Stripe Checkout locale (e.g. auto, en, ja)"),
+            ));
+        }
+
+        let payment_method_types = keys.optional_string_list("payment_method_types")?;
+        if let Some(types) = &payment_method_types {
+            if types.is_empty() {
+                return Err(ConfigError::invalid("payment_method_types", "list at least one type, or leave the key out"));
+            }
+            if let Some(bad) = types.iter().find(|t| !validate::is_payment_method_type(t)) {
+                return Err(ConfigError::invalid(
+                    "payment_method_types",
+                    format!("\"{bad}\" is not a Stripe payment method type"),
+                ));
+            }
+        }
+
+        let votekey_prefix = keys.optional_str("votekey_prefix")?.unwrap_or("");
+        let votekey_length = match keys.optional_u64("votekey_length")? {
+            None => 8,
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let votekey_format = VotekeyFormat::new(votekey_prefix, votekey_length)
+            .map_err(|e| ConfigError::invalid("votekey_prefix/votekey_length", e.to_string()))?;
+
+        let email = EmailSettings {
+            from: keys.optional_email("email_from")?,
+            reply_to: keys.optional_email("email_reply_to")?,
+            configuration_set: keys.optional_str("ses_configuration_set")?.map(str::to_owned),
+            event_name: keys.optional_str("event_name")?.map(str::to_owned),
+            wuhu_url: keys.optional_str("wuhu_url")?.map(|s| HttpsUrl::parse_link("wuhu_url", s)).transpose()?,
+            subject: keys.optional_str("email_subject")?.map(str::to_owned),
+            intro: keys.optional_str("email_intro")?.map(str::to_owned),
+            subject_ja: keys.optional_str("email_subject_ja")?.map(str::to_owned),
+            intro_ja: keys.optional_str("email_intro_ja")?.map(str::to_owned),
+        };
+
+        Ok(Config {
+            stripe_secret_key,
+            webhook_secrets,
+            webhook_tolerance,
+            catalog,
+            success_url: HttpsUrl::parse("success_url", keys.required_str("success_url")?)?,
+            cancel_url: HttpsUrl::parse("cancel_url", keys.required_str("cancel_url")?)?,
+            thanks_url: keys.optional_url("thanks_url")?,
+            locale,
+            payment_method_types,
+            email,
+            votekey_format,
+        })
+    }
+
+    pub fn stripe_secret_key(&self) -> &StripeSecretKey {
+        &self.stripe_secret_key
+    }
+    pub fn webhook_secrets(&self) -> &WebhookSecrets {
+        &self.webhook_secrets
+    }
+    pub fn webhook_tolerance(&self) -> Tolerance {
+        self.webhook_tolerance
+    }
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    pub fn success_url(&self) -> &HttpsUrl {
+        &self.success_url
+    }
+    pub fn cancel_url(&self) -> &HttpsUrl {
+        &self.cancel_url
+    }
+    /// Where the landing-page fulfillment sends the buyer; the ticket page
+    /// (`cancel_url`) when the organizer set none.
+    pub fn thanks_url(&self) -> &HttpsUrl {
+        self.thanks_url.as_ref().unwrap_or(&self.cancel_url)
+    }
+    pub fn locale(&self) -> &str {
+        &self.locale
+    }
+    pub fn payment_method_types(&self) -> Option<&[String]> {
+        self.payment_method_types.as_deref()
+    }
+    pub fn email(&self) -> &EmailSettings {
+        &self.email
+    }
+    pub fn votekey_format(&self) -> &VotekeyFormat {
+        &self.votekey_format
+    }
+}
+
+fn webhook_secrets(value: &Value) -> Result<WebhookSecrets, ConfigError> {
+    const KEY: &str = "webhook_signing_secret";
+    let list: Vec<String> = match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| ConfigError::invalid(KEY, "must be a string or a list of strings"))?,
+        _ => return Err(ConfigError::invalid(KEY, "must be a string or a list of strings")),
+    };
+    WebhookSecrets::new(list).map_err(|e| ConfigError::invalid(KEY, e.to_string()))
+}
+
+/// Typed access to the keys of the config object.
+pub(crate) struct Keys<'a>(pub(crate) &'a Map<String, Value>);
+
+impl<'a> Keys<'a> {
+    /// A key that is absent, `null` or `""` counts as not given.
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(v) => Some(v),
+        }
+    }
+    pub(crate) fn required(&self, key: &str) -> Result<&'a Value, ConfigError> {
+        self.get(key).ok_or_else(|| ConfigError::Missing(key.to_owned()))
+    }
+    pub(crate) fn required_str(&self, key: &str) -> Result<&'a str, ConfigError> {
+        self.optional_str(key)?.ok_or_else(|| ConfigError::Missing(key.to_owned()))
+    }
+    pub(crate) fn optional_str(&self, key: &str) -> Result<Option<&'a str>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim())),
+            Some(_) => Err(ConfigError::invalid(key, "must be a string")),
+        }
+    }
+    pub(crate) fn optional_u64(&self, key: &str) -> Result<Option<u64>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => {
+                n.as_u64().map(Some).ok_or_else(|| ConfigError::invalid(key, "must be a whole number"))
+            }
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| ConfigError::invalid(key, "must be a whole number")),
+            Some(_) => Err(ConfigError::invalid(key, "must be a whole number")),
+        }
+    }
+    /// A list given as a JSON array of strings or as one comma-separated string.
+    pub(crate) fn optional_string_list(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        string_list(key, self.get(key))
+    }
+    pub(crate) fn optional_url(&self, key: &str) -> Result<Option<HttpsUrl>, ConfigError> {
+        self.optional_str(key)?.map(|s| HttpsUrl::parse(key, s)).transpose()
+    }
+    fn optional_email(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        let Some(address) = self.optional_str(key)? else { return Ok(None) };
+        // SES takes `Name <addr@example.com>` too; check only the address part's shape.
+        let bare = address.rsplit_once('<').map_or(address, |(_, a)| a.trim_end_matches('>'));
+        let valid = bare.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !bare.contains(char::is_whitespace)
+        });
+        if valid {
+            Ok(Some(address.to_owned()))
+        } else {
+            Err(ConfigError::invalid(key, format!("\"{address}\" is not an email address")))
+        }
+    }
+}
+
+pub(crate) fn string_list(key: &str, value: Option<&Value>) -> Result<Option<Vec<String>>, ConfigError> {
+    let items: Vec<String> = match value {
+        None => return Ok(None),
+        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_owned()).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(|s| s.trim().to_owned()))
+            .collect::<Option<_>>()
+            .ok_or_else(|| ConfigError::invalid(key, "must be a list of strings"))?,
+        Some(_) => return Err(ConfigError::invalid(key, "must be a list of strings or a comma-separated string")),
+    };
+    Ok(Some(items.into_iter().filter(|s| !s.is_empty()).collect()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,23 @@
+//! Core of tdf-tickets: everything the `checkout` and `fulfill` Lambdas do,
+//! with AWS and Stripe I/O behind small traits so the same handlers run on
+//! Lambda, in the local dev server and in tests.
+//!
+//! Pure parts: [`config`] (the organizer's blob → typed config), [`order`]
+//! (form → [`order::TicketOrder`]), [`session`] (order → Checkout Session
+//! parameters), [`webhook`] (signatures), [`votekey`], [`email`].
+//! Edges: [`stripe::Payments`], [`config::ConfigSource`].
+
+pub mod checkout;
+pub mod config;
+pub mod email;
+pub mod order;
+pub mod runtime;
+pub mod session;
+pub mod stripe;
+pub mod votekey;
+pub mod web;
+pub mod webhook;
+
+/// The boxed future the edge traits return, so they stay object-safe
+/// (`Arc<dyn Payments>`) and `main` decides what is wired in.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -1,0 +1,76 @@
+//! Wiring from the environment, shared by the Lambda binaries: which config
+//! source, which Stripe endpoint, the AWS SDK config.
+
+use crate::checkout::Checkout;
+use crate::config::{ConfigCache, FileSource, SsmSource};
+use crate::stripe::{DEFAULT_API_BASE, StripeApi};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A setting the function cannot start without.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("set CONFIG_PARAMETER (an SSM parameter name) or CONFIG_FILE (a JSON file)")]
+    NoConfigSource,
+    #[error("{name} must be {expected}")]
+    BadSetting { name: &'static str, expected: &'static str },
+}
+
+/// How long a loaded config is used before it is read again.
+pub const DEFAULT_CONFIG_TTL: Duration = Duration::from_secs(300);
+
+/// Stripe calls must give up before the function's own timeout (10 s) so
+/// the visitor gets a readable 502 rather than a gateway error.
+pub const STRIPE_TIMEOUT: Duration = Duration::from_secs(8);
+
+fn setting(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The AWS SDK config: region, credentials and `AWS_ENDPOINT_URL` from the
+/// environment, with timeouts short enough to answer within the function's.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(6))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
+}
+
+/// `CONFIG_FILE` (local) or `CONFIG_PARAMETER` (SSM), cached for `CONFIG_TTL_SECONDS`.
+pub fn config_cache(aws: Option<&aws_config::SdkConfig>) -> Result<ConfigCache, StartupError> {
+    let ttl = match setting("CONFIG_TTL_SECONDS") {
+        None => DEFAULT_CONFIG_TTL,
+        Some(s) => Duration::from_secs(s.trim().parse().map_err(|_| StartupError::BadSetting {
+            name: "CONFIG_TTL_SECONDS",
+            expected: "a whole number of seconds",
+        })?),
+    };
+    if let Some(path) = setting("CONFIG_FILE") {
+        return Ok(ConfigCache::new(Box::new(FileSource::new(path)), ttl));
+    }
+    match (setting("CONFIG_PARAMETER"), aws) {
+        (Some(name), Some(aws)) => {
+            Ok(ConfigCache::new(Box::new(SsmSource::new(aws_sdk_ssm::Client::new(aws), name)), ttl))
+        }
+        _ => Err(StartupError::NoConfigSource),
+    }
+}
+
+/// Is the config in SSM (so the AWS SDK is needed to read it)?
+pub fn config_in_ssm() -> bool {
+    setting("CONFIG_FILE").is_none()
+}
+
+/// Stripe at `STRIPE_API_BASE` (default the real API).
+pub fn stripe_api() -> StripeApi {
+    StripeApi::new(setting("STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.into()), STRIPE_TIMEOUT)
+}
+
+/// The checkout function as configured by the environment.
+pub async fn checkout_from_env() -> Result<Checkout, StartupError> {
+    let aws = if config_in_ssm() { Some(aws_config().await) } else { None };
+    let config = config_cache(aws.as_ref())?;
+    Ok(Checkout::new(Arc::new(config), Arc::new(stripe_api())))
+}

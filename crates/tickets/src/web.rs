@@ -1,0 +1,112 @@
+//! Small HTTP helpers shared by the handlers: reading the body, and error
+//! pages a person can read (HTML for browsers, plain text otherwise).
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+
+/// Bodies larger than this are refused with 413 before any parsing.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
+/// Does the client prefer HTML? Browsers send `Accept: text/html,…`.
+pub fn wants_html(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The request body's bytes (lambda_http has already decoded base64 bodies).
+pub fn body_bytes(request: &Request) -> &[u8] {
+    request.body().as_ref()
+}
+
+/// The value of a query parameter, from the URI (the same on API Gateway,
+/// `cargo lambda` and the local server).
+pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    let query = request.uri().query()?;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// An error answer: a one-line message, as a small HTML page or plain text.
+pub fn error_response(status: StatusCode, message: &str, html: bool, back_link: Option<&str>) -> Response<Body> {
+    let (content_type, body) = if html {
+        ("text/html; charset=utf-8", error_page(status, message, back_link))
+    } else {
+        ("text/plain; charset=utf-8", format!("{message}\n"))
+    };
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `303 See Other` to `location` (after a POST, browsers follow with a GET).
+pub fn see_other(location: &str) -> Option<Response<Body>> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, HeaderValue::from_str(location).ok()?);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Some(response)
+}
+
+fn error_page(status: StatusCode, message: &str, back_link: Option<&str>) -> String {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let back = back_link
+        .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+        .map(|url| format!("<p><a href=\"{}\">Back to the tickets</a></p>", escape_html(url)))
+        .unwrap_or_default();
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em\">\
+         <h1>{title}</h1><p>{}</p>{back}</body></html>\n",
+        escape_html(message)
+    )
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_errors_escape_the_message_and_plain_ones_do_not_wrap_it() {
+        let r = error_response(StatusCode::BAD_REQUEST, "no <b>", true, Some("https://x.example/\"a"));
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        let Body::Text(page) = r.body() else { panic!("text body") };
+        assert!(page.contains("no &lt;b&gt;"));
+        assert!(page.contains("href=\"https://x.example/&quot;a\""));
+        let r = error_response(StatusCode::BAD_GATEWAY, "try again", false, None);
+        assert_eq!(r.body(), &Body::Text("try again\n".into()));
+    }
+
+    #[test]
+    fn non_web_back_links_are_dropped() {
+        let r = error_response(StatusCode::BAD_REQUEST, "x", true, Some("javascript:alert(1)"));
+        let Body::Text(page) = r.body() else { panic!("text body") };
+        assert!(!page.contains("javascript"));
+    }
+}

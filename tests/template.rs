@@ -1,0 +1,1317 @@
+//! Asserts the facts of template.yaml that the deployment relies on, so that a
+//! later edit cannot quietly drop a route, change the runtime, lose the
+//! orders table on stack deletion or widen an IAM policy.
+//!
+//! The template is parsed with serde_norway; CloudFormation's short tags
+//! (`!Ref`, `!Sub`, `!GetAtt`, `!If`, ...) arrive as tagged values and are
+//! rewritten into their long JSON form (`{"Ref": ..}`, `{"Fn::Sub": ..}`), so
+//! every check works on the same shape CloudFormation sees.
+//!
+//! Each check is a function returning `Err(reason)`; `checks_catch_mutations`
+//! feeds deliberately broken copies of the template to every check and
+//! asserts that each one fails, so none of them can pass vacuously.
+
+use serde_json::{Map, Value as J, json};
+use std::collections::BTreeSet;
+
+const TEMPLATE: &str = include_str!("../template.yaml");
+
+type Check = fn(&J) -> Result<(), String>;
+
+// ------------------------------------------------------------------ parsing
+
+/// Parses CloudFormation YAML into long-form JSON.
+fn parse(yaml: &str) -> J {
+    let value: serde_norway::Value =
+        serde_norway::from_str(yaml).expect("template.yaml is valid YAML");
+    to_json(value)
+}
+
+fn to_json(value: serde_norway::Value) -> J {
+    use serde_norway::Value as Y;
+    match value {
+        Y::Null => J::Null,
+        Y::Bool(b) => J::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                json!(i)
+            } else if let Some(u) = n.as_u64() {
+                json!(u)
+            } else {
+                json!(n.as_f64().expect("YAML number"))
+            }
+        }
+        Y::String(s) => J::String(s),
+        Y::Sequence(items) => J::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(mapping) => {
+            let mut out = Map::new();
+            for (k, v) in mapping {
+                let key = match k {
+                    Y::String(s) => s,
+                    Y::Number(n) => n.to_string(),
+                    Y::Bool(b) => b.to_string(),
+                    other => panic!("unsupported mapping key {other:?}"),
+                };
+                out.insert(key, to_json(v));
+            }
+            J::Object(out)
+        }
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            let inner = to_json(tagged.value);
+            let (key, inner) = match tag {
+                "Ref" => ("Ref".to_owned(), inner),
+                "Condition" => ("Condition".to_owned(), inner),
+                // `!GetAtt Res.Attr` is short for `Fn::GetAtt: [Res, Attr]`
+                // (split at the first dot; attribute names may contain dots).
+                "GetAtt" => {
+                    let inner = match inner {
+                        J::String(s) => {
+                            let (res, attr) =
+                                s.split_once('.').expect("!GetAtt Resource.Attribute");
+                            json!([res, attr])
+                        }
+                        other => other,
+                    };
+                    ("Fn::GetAtt".to_owned(), inner)
+                }
+                "Sub" | "If" | "Equals" | "Not" | "And" | "Or" | "Join" | "Select" | "Split"
+                | "FindInMap" | "Base64" | "Cidr" | "GetAZs" | "ImportValue" | "Length"
+                | "ToJsonString" => (format!("Fn::{tag}"), inner),
+                other => panic!("unknown CloudFormation tag !{other}"),
+            };
+            let mut out = Map::new();
+            out.insert(key, inner);
+            J::Object(out)
+        }
+    }
+}
+
+// ------------------------------------------------------------------ helpers
+
+fn at<'a>(v: &'a J, path: &[&str]) -> Option<&'a J> {
+    path.iter().try_fold(v, |v, k| v.get(*k))
+}
+
+fn resources(t: &J) -> &Map<String, J> {
+    t["Resources"].as_object().expect("Resources is a mapping")
+}
+
+fn resource<'a>(t: &'a J, id: &str) -> Result<&'a J, String> {
+    resources(t)
+        .get(id)
+        .ok_or_else(|| format!("resource {id} is missing"))
+}
+
+fn rtype(r: &J) -> &str {
+    r["Type"].as_str().unwrap_or("")
+}
+
+fn of_type<'a>(t: &'a J, ty: &str) -> Vec<(&'a str, &'a J)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| rtype(r) == ty)
+        .map(|(id, r)| (id.as_str(), r))
+        .collect()
+}
+
+fn is_ref(v: Option<&J>, name: &str) -> bool {
+    v.and_then(|v| v.get("Ref")).and_then(J::as_str) == Some(name)
+}
+
+fn is_no_value(v: &J) -> bool {
+    is_ref(Some(v), "AWS::NoValue")
+}
+
+fn ensure(ok: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(msg()) }
+}
+
+/// A string or a list of strings (IAM's Action, Architectures, ...).
+fn strings(v: Option<&J>) -> Vec<String> {
+    match v {
+        Some(J::String(s)) => vec![s.clone()],
+        Some(J::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// `GetAtt X.Arn` of an AWS::Logs::LogGroup that has a retention period.
+fn log_group_with_retention(t: &J, reference: Option<&J>, what: &str) -> Result<(), String> {
+    let id = reference
+        .and_then(|r| {
+            r.get("Ref")
+                .or_else(|| r.get("Fn::GetAtt").and_then(|g| g.get(0)))
+        })
+        .and_then(J::as_str)
+        .ok_or_else(|| format!("{what}: not a Ref/GetAtt of a log group in the template"))?;
+    let group = resource(t, id)?;
+    ensure(rtype(group) == "AWS::Logs::LogGroup", || {
+        format!("{what}: {id} is not a log group")
+    })?;
+    ensure(
+        at(group, &["Properties", "RetentionInDays"]).is_some(),
+        || format!("{what}: log group {id} has no RetentionInDays"),
+    )
+}
+
+// ------------------------------------------------------------------ checks
+
+const FUNCTIONS: [(&str, &str, u64); 2] = [
+    ("CheckoutFunction", "checkout", 10),
+    ("FulfillFunction", "fulfill", 15),
+];
+
+/// POST /checkout -> checkout; POST and GET /fulfill -> fulfill; nothing
+/// else reaches either function. The one HTTP API is throttled and logged.
+fn check_routes(t: &J) -> Result<(), String> {
+    let apis = of_type(t, "AWS::Serverless::HttpApi");
+    ensure(apis.len() == 1 && apis[0].0 == "TicketsApi", || {
+        format!("expected exactly one AWS::Serverless::HttpApi named TicketsApi, found {apis:?}")
+    })?;
+    let mut routes = BTreeSet::new();
+    for (id, function) in of_type(t, "AWS::Serverless::Function") {
+        let Some(events) = at(function, &["Properties", "Events"]).and_then(J::as_object) else {
+            continue;
+        };
+        for (name, event) in events {
+            let props = &event["Properties"];
+            ensure(event["Type"] == "HttpApi", || {
+                format!(
+                    "{id}.{name}: event type {} (only HttpApi routes)",
+                    event["Type"]
+                )
+            })?;
+            ensure(is_ref(props.get("ApiId"), "TicketsApi"), || {
+                format!("{id}.{name}: ApiId is not !Ref TicketsApi")
+            })?;
+            ensure(props["PayloadFormatVersion"] == "2.0", || {
+                format!("{id}.{name}: PayloadFormatVersion must be \"2.0\"")
+            })?;
+            let method = props["Method"].as_str().unwrap_or("").to_ascii_uppercase();
+            let path = props["Path"].as_str().unwrap_or("").to_owned();
+            routes.insert((method, path, id.to_owned()));
+        }
+    }
+    let expected: BTreeSet<(String, String, String)> = [
+        ("POST", "/checkout", "CheckoutFunction"),
+        ("POST", "/fulfill", "FulfillFunction"),
+        ("GET", "/fulfill", "FulfillFunction"),
+    ]
+    .iter()
+    .map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string()))
+    .collect();
+    ensure(routes == expected, || {
+        format!("routes {routes:?}, expected {expected:?}")
+    })?;
+
+    let api = &apis[0].1["Properties"];
+    for key in ["ThrottlingBurstLimit", "ThrottlingRateLimit"] {
+        let limit = at(api, &["DefaultRouteSettings", key])
+            .and_then(J::as_f64)
+            .unwrap_or(0.0);
+        ensure(limit > 0.0 && limit <= 100.0, || {
+            format!("TicketsApi DefaultRouteSettings.{key} must be set (0 < x <= 100), is {limit}")
+        })?;
+    }
+    log_group_with_retention(
+        t,
+        at(api, &["AccessLogSettings", "DestinationArn"]),
+        "TicketsApi access logs",
+    )?;
+    ensure(
+        at(api, &["AccessLogSettings", "Format"])
+            .and_then(J::as_str)
+            .is_some_and(|f| f.contains("$context.requestId")),
+        || "TicketsApi AccessLogSettings.Format is missing".to_owned(),
+    )
+}
+
+/// Both functions: provided.al2023 on arm64, bootstrap handler, built by
+/// cargo-lambda from the workspace root with the right binary, small memory,
+/// short timeout, JSON logs into their own log group with retention.
+fn check_functions(t: &J) -> Result<(), String> {
+    ensure(at(t, &["Globals", "Function"]).is_none(), || {
+        "Globals.Function is set: make this test merge it before relying on per-function values"
+            .to_owned()
+    })?;
+    let functions = of_type(t, "AWS::Serverless::Function");
+    ensure(functions.len() == FUNCTIONS.len(), || {
+        format!("expected 2 functions, found {}", functions.len())
+    })?;
+    for (id, binary, timeout) in FUNCTIONS {
+        let f = resource(t, id)?;
+        let p = &f["Properties"];
+        ensure(rtype(f) == "AWS::Serverless::Function", || {
+            format!("{id} is not an AWS::Serverless::Function")
+        })?;
+        ensure(p["Runtime"] == "provided.al2023", || {
+            format!("{id}: Runtime {}", p["Runtime"])
+        })?;
+        ensure(strings(p.get("Architectures")) == ["arm64"], || {
+            format!("{id}: Architectures {}", p["Architectures"])
+        })?;
+        ensure(p["Handler"] == "bootstrap", || {
+            format!("{id}: Handler {}", p["Handler"])
+        })?;
+        ensure(p["CodeUri"] == ".", || {
+            format!("{id}: CodeUri must be the workspace root \".\"")
+        })?;
+        ensure(f["Metadata"]["BuildMethod"] == "rust-cargolambda", || {
+            format!("{id}: BuildMethod {}", f["Metadata"]["BuildMethod"])
+        })?;
+        ensure(f["Metadata"]["BuildProperties"]["Binary"] == binary, || {
+            format!(
+                "{id}: BuildProperties.Binary {} (expected {binary})",
+                f["Metadata"]["BuildProperties"]["Binary"]
+            )
+        })?;
+        let memory = p["MemorySize"].as_u64().unwrap_or(0);
+        ensure((128..=256).contains(&memory), || {
+            format!("{id}: MemorySize {memory} outside 128..=256")
+        })?;
+        ensure(p["Timeout"].as_u64() == Some(timeout), || {
+            format!("{id}: Timeout {} (expected {timeout})", p["Timeout"])
+        })?;
+        ensure(
+            at(p, &["LoggingConfig", "LogFormat"]).and_then(J::as_str) == Some("JSON"),
+            || format!("{id}: LoggingConfig.LogFormat must be JSON"),
+        )?;
+        log_group_with_retention(t, at(p, &["LoggingConfig", "LogGroup"]), id)?;
+    }
+    Ok(())
+}
+
+/// Env vars the binaries read.
+fn check_env(t: &J) -> Result<(), String> {
+    for (id, _, _) in FUNCTIONS {
+        let vars = at(
+            resource(t, id)?,
+            &["Properties", "Environment", "Variables"],
+        )
+        .and_then(J::as_object)
+        .ok_or_else(|| format!("{id}: no Environment.Variables"))?;
+        ensure(
+            is_ref(vars.get("CONFIG_PARAMETER"), "ConfigParameterName"),
+            || format!("{id}: CONFIG_PARAMETER must be !Ref ConfigParameterName"),
+        )?;
+        ensure(vars.contains_key("CONFIG_TTL_SECONDS"), || {
+            format!("{id}: CONFIG_TTL_SECONDS missing")
+        })?;
+        let wants_table = id == "FulfillFunction";
+        ensure(vars.contains_key("ORDERS_TABLE") == wants_table, || {
+            format!(
+                "{id}: ORDERS_TABLE present = {}, expected {wants_table}",
+                !wants_table
+            )
+        })?;
+        if wants_table {
+            ensure(is_ref(vars.get("ORDERS_TABLE"), "OrdersTable"), || {
+                format!("{id}: ORDERS_TABLE must be !Ref OrdersTable")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The orders table outlives the stack, is on-demand and has PITR.
+fn check_table(t: &J) -> Result<(), String> {
+    let tables = of_type(t, "AWS::DynamoDB::Table");
+    ensure(tables.len() == 1 && tables[0].0 == "OrdersTable", || {
+        format!("expected one table OrdersTable, found {tables:?}")
+    })?;
+    let table = tables[0].1;
+    ensure(table["DeletionPolicy"] == "Retain", || {
+        "OrdersTable DeletionPolicy must be Retain".to_owned()
+    })?;
+    ensure(table["UpdateReplacePolicy"] == "Retain", || {
+        "OrdersTable UpdateReplacePolicy must be Retain".to_owned()
+    })?;
+    let p = &table["Properties"];
+    ensure(p["BillingMode"] == "PAY_PER_REQUEST", || {
+        format!("OrdersTable BillingMode {}", p["BillingMode"])
+    })?;
+    ensure(
+        at(
+            p,
+            &[
+                "PointInTimeRecoverySpecification",
+                "PointInTimeRecoveryEnabled",
+            ],
+        ) == Some(&J::Bool(true)),
+        || "OrdersTable needs PointInTimeRecoveryEnabled: true".to_owned(),
+    )?;
+    ensure(
+        p["KeySchema"] == json!([{"AttributeName": "pk", "KeyType": "HASH"}]),
+        || format!("OrdersTable KeySchema {}", p["KeySchema"]),
+    )?;
+    ensure(
+        p["AttributeDefinitions"] == json!([{"AttributeName": "pk", "AttributeType": "S"}]),
+        || {
+            format!(
+                "OrdersTable AttributeDefinitions {}",
+                p["AttributeDefinitions"]
+            )
+        },
+    )
+}
+
+/// One IAM policy statement and the `Fn::If` conditions it sits under.
+struct Statement<'a> {
+    owner: String,
+    conditions: Vec<String>,
+    body: &'a J,
+}
+
+/// Every identity-policy statement in the template. Anything that could
+/// grant permissions outside these documents is an error: SAM `Policies` on
+/// a function (policy templates and managed policies), managed policy ARNs,
+/// or a function without its own role (SAM would create one with
+/// AWSLambdaBasicExecutionRole, whose logs statement is Resource "*").
+fn statements(t: &J) -> Result<Vec<Statement<'_>>, String> {
+    let mut out = Vec::new();
+    for (id, r) in resources(t) {
+        let p = &r["Properties"];
+        match rtype(r) {
+            "AWS::Serverless::Function" => {
+                ensure(p.get("Policies").is_none(), || {
+                    format!("{id}: use its own AWS::IAM::Role, not SAM Policies")
+                })?;
+                let role = at(p, &["Role", "Fn::GetAtt"])
+                    .and_then(|g| g.get(0))
+                    .and_then(J::as_str);
+                let role = role.ok_or_else(|| {
+                    format!("{id}: Role must be !GetAtt <role in this template>.Arn")
+                })?;
+                ensure(rtype(resource(t, role)?) == "AWS::IAM::Role", || {
+                    format!("{id}: {role} is not an AWS::IAM::Role")
+                })?;
+            }
+            "AWS::IAM::Role" => {
+                ensure(
+                    p.get("ManagedPolicyArns").is_none() && p.get("PermissionsBoundary").is_none(),
+                    || format!("{id}: no managed policies (they are not checked here)"),
+                )?;
+                for policy in p
+                    .get("Policies")
+                    .and_then(J::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    collect(
+                        &policy["PolicyDocument"]["Statement"],
+                        id,
+                        &mut vec![],
+                        &mut out,
+                    )?;
+                }
+            }
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" | "AWS::IAM::RolePolicy" => {
+                collect(&p["PolicyDocument"]["Statement"], id, &mut vec![], &mut out)?;
+            }
+            "AWS::IAM::User" | "AWS::IAM::Group" | "AWS::IAM::AccessKey" => {
+                return Err(format!("{id}: unexpected {}", rtype(r)));
+            }
+            _ => {}
+        }
+    }
+    ensure(!out.is_empty(), || "no IAM statements found".to_owned())?;
+    Ok(out)
+}
+
+fn collect<'a>(
+    v: &'a J,
+    owner: &str,
+    conditions: &mut Vec<String>,
+    out: &mut Vec<Statement<'a>>,
+) -> Result<(), String> {
+    match v {
+        J::Array(items) => items
+            .iter()
+            .try_for_each(|i| collect(i, owner, conditions, out)),
+        _ if is_no_value(v) => Ok(()),
+        J::Object(o) if o.contains_key("Fn::If") => {
+            let args = o["Fn::If"]
+                .as_array()
+                .filter(|a| a.len() == 3)
+                .ok_or_else(|| format!("{owner}: malformed Fn::If"))?;
+            conditions.push(args[0].as_str().unwrap_or("").to_owned());
+            let result = collect(&args[1], owner, conditions, out)
+                .and_then(|()| collect(&args[2], owner, conditions, out));
+            conditions.pop();
+            result
+        }
+        J::Object(_) => {
+            out.push(Statement {
+                owner: owner.to_owned(),
+                conditions: conditions.clone(),
+                body: v,
+            });
+            Ok(())
+        }
+        other => Err(format!("{owner}: unexpected statement {other}")),
+    }
+}
+
+/// A template parameter that flows into an IAM Resource must have an
+/// AllowedPattern that cannot admit "*" (so no deploy-time value widens the
+/// ARN into a wildcard). Rejects `.`, negated classes, `\S`/`\W`/`\D`,
+/// `\*`, and classes containing `*` or a range spanning it.
+fn check_safe_parameter(t: &J, name: &str) -> Result<(), String> {
+    let param = at(t, &["Parameters", name])
+        .ok_or_else(|| format!("IAM Resource uses unknown parameter {name}"))?;
+    let pattern = param["AllowedPattern"].as_str().ok_or_else(|| {
+        format!("parameter {name} is used in an IAM Resource but has no AllowedPattern")
+    })?;
+    let bad = |why: &str| {
+        Err(format!(
+            "parameter {name}: AllowedPattern {pattern:?} could admit \"*\" ({why})"
+        ))
+    };
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' {
+            if matches!(chars.get(i + 1), Some('S' | 'W' | 'D' | '*' | 'p' | 'P')) {
+                return bad("escape");
+            }
+            i += 2;
+            continue;
+        }
+        if in_class {
+            if c == ']' {
+                in_class = false;
+            } else if c == '*' {
+                return bad("'*' in a class");
+            } else if chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|e| *e != ']')
+            {
+                let end = chars[i + 2];
+                if c <= '*' && '*' <= end {
+                    return bad("range spanning '*'");
+                }
+                i += 3;
+                continue;
+            }
+        } else if c == '[' {
+            in_class = true;
+            if chars.get(i + 1) == Some(&'^') {
+                return bad("negated class");
+            }
+        } else if c == '.' {
+            return bad("unescaped '.'");
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// One leaf of a statement's Resource must name something specific.
+fn check_resource_leaf(t: &J, owner: &str, leaf: &J) -> Result<(), String> {
+    let err = |why: String| Err(format!("{owner}: Resource {leaf}: {why}"));
+    match leaf {
+        J::String(s) => {
+            if s.contains('*') || !s.starts_with("arn:") {
+                return err("literal resources must be full ARNs without '*'".into());
+            }
+            Ok(())
+        }
+        J::Array(items) => items
+            .iter()
+            .try_for_each(|i| check_resource_leaf(t, owner, i)),
+        _ if is_no_value(leaf) => Ok(()),
+        J::Object(o) if o.len() == 1 => {
+            let (k, v) = o.iter().next().unwrap();
+            match k.as_str() {
+                "Fn::If" => {
+                    let args = v
+                        .as_array()
+                        .filter(|a| a.len() == 3)
+                        .ok_or_else(|| format!("{owner}: malformed Fn::If"))?;
+                    check_resource_leaf(t, owner, &args[1])?;
+                    check_resource_leaf(t, owner, &args[2])
+                }
+                "Ref" => {
+                    let name = v.as_str().unwrap_or("");
+                    if resources(t).contains_key(name) {
+                        Ok(())
+                    } else {
+                        check_safe_parameter(t, name)
+                    }
+                }
+                "Fn::GetAtt" => {
+                    // e.g. a log group's Arn (".../log-group:NAME:*", the
+                    // streams of that one group) or the table's Arn.
+                    let id = v.get(0).and_then(J::as_str).unwrap_or("");
+                    ensure(
+                        resources(t).contains_key(id) && v.get(1) == Some(&json!("Arn")),
+                        || {
+                            format!(
+                                "{owner}: Resource {leaf} must be the Arn of a resource in this template"
+                            )
+                        },
+                    )
+                }
+                "Fn::Sub" => {
+                    let s = v.as_str().ok_or_else(|| {
+                        format!("{owner}: only the one-argument Fn::Sub form is checked")
+                    })?;
+                    if s.contains('*') {
+                        return err("contains '*'".into());
+                    }
+                    if !s.starts_with("arn:${AWS::Partition}:")
+                        || s.ends_with(':')
+                        || s.ends_with('/')
+                    {
+                        return err("must be a full ARN ending in a specific name".into());
+                    }
+                    // The part after the account must name one thing: it has
+                    // to end with a ${Parameter} (checked below) or a literal.
+                    let tail = s.rsplit(":${AWS::AccountId}:").next().unwrap_or("");
+                    if tail.is_empty() || tail == s {
+                        return err("must be scoped to this account (:${AWS::AccountId}:)".into());
+                    }
+                    for var in s
+                        .split("${")
+                        .skip(1)
+                        .map(|r| r.split('}').next().unwrap_or(""))
+                    {
+                        if var.starts_with("AWS::") {
+                            continue;
+                        }
+                        if let Some((id, _)) = var.split_once('.') {
+                            ensure(resources(t).contains_key(id), || {
+                                format!("{owner}: ${{{var}}} is not a resource")
+                            })?;
+                        } else if !resources(t).contains_key(var) {
+                            check_safe_parameter(t, var)?;
+                        }
+                    }
+                    Ok(())
+                }
+                other => err(format!(
+                    "{other} is not a form this test understands; extend the test"
+                )),
+            }
+        }
+        _ => err("unexpected form".into()),
+    }
+}
+
+/// Every IAM statement: Allow, explicit Action list without wildcards, and
+/// Resource naming specific ARNs (no "*", no service-wide wildcard ARN).
+fn check_iam_scoped(t: &J) -> Result<(), String> {
+    for s in statements(t)? {
+        let owner = &s.owner;
+        let b = s.body;
+        ensure(
+            b.get("NotAction").is_none() && b.get("NotResource").is_none(),
+            || format!("{owner}: NotAction/NotResource is not allowed"),
+        )?;
+        ensure(b["Effect"] == "Allow" || b["Effect"] == "Deny", || {
+            format!("{owner}: Effect {}", b["Effect"])
+        })?;
+        let actions = strings(b.get("Action"));
+        ensure(!actions.is_empty(), || {
+            format!("{owner}: statement without Action: {b}")
+        })?;
+        for a in &actions {
+            ensure(
+                !a.contains('*')
+                    && a.split_once(':')
+                        .is_some_and(|(svc, op)| !svc.is_empty() && !op.is_empty()),
+                || format!("{owner}: action {a:?} must be one named service:Action"),
+            )?;
+        }
+        let resource = b
+            .get("Resource")
+            .ok_or_else(|| format!("{owner}: statement without Resource: {b}"))?;
+        check_resource_leaf(t, owner, resource)?;
+    }
+    Ok(())
+}
+
+fn role_of<'a>(t: &'a J, function: &str) -> Result<&'a str, String> {
+    at(
+        resource(t, function)?,
+        &["Properties", "Role", "Fn::GetAtt"],
+    )
+    .and_then(|g| g.get(0))
+    .and_then(J::as_str)
+    .ok_or_else(|| format!("{function}: no Role"))
+}
+
+fn actions_of(t: &J, role: &str) -> Result<BTreeSet<String>, String> {
+    Ok(statements(t)?
+        .iter()
+        .filter(|s| s.owner == role)
+        .flat_map(|s| strings(s.body.get("Action")))
+        .collect())
+}
+
+/// checkout reads its config and writes its logs, nothing else; fulfill gets
+/// exactly the item actions on the orders table and SendEmail on the
+/// identity (and the configuration set only when one is given).
+fn check_least_privilege(t: &J) -> Result<(), String> {
+    let checkout = actions_of(t, role_of(t, "CheckoutFunction")?)?;
+    for a in &checkout {
+        ensure(
+            !a.starts_with("dynamodb:") && !a.starts_with("ses:"),
+            || format!("checkout must not have {a}"),
+        )?;
+    }
+    let allowed: BTreeSet<String> = [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "ssm:GetParameter",
+        "kms:Decrypt",
+    ]
+    .map(String::from)
+    .into();
+    ensure(checkout.is_subset(&allowed), || {
+        format!("checkout actions {checkout:?} exceed {allowed:?}")
+    })?;
+
+    let fulfill_role = role_of(t, "FulfillFunction")?;
+    ensure(fulfill_role != role_of(t, "CheckoutFunction")?, || {
+        "the functions must not share a role".to_owned()
+    })?;
+    let all = statements(t)?;
+    let fulfill: Vec<&Statement> = all.iter().filter(|s| s.owner == fulfill_role).collect();
+    let dynamo: Vec<&&Statement> = fulfill
+        .iter()
+        .filter(|s| {
+            strings(s.body.get("Action"))
+                .iter()
+                .any(|a| a.starts_with("dynamodb:"))
+        })
+        .collect();
+    let expected: BTreeSet<String> = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    ]
+    .map(String::from)
+    .into();
+    ensure(dynamo.len() == 1, || {
+        format!(
+            "fulfill: expected one DynamoDB statement, found {}",
+            dynamo.len()
+        )
+    })?;
+    let got: BTreeSet<String> = strings(dynamo[0].body.get("Action")).into_iter().collect();
+    ensure(got == expected, || {
+        format!("fulfill DynamoDB actions {got:?}, expected {expected:?}")
+    })?;
+    ensure(
+        dynamo[0].body["Resource"] == json!({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
+        || {
+            format!(
+                "fulfill DynamoDB Resource must be exactly the OrdersTable Arn, is {}",
+                dynamo[0].body["Resource"]
+            )
+        },
+    )?;
+
+    let ses: Vec<&&Statement> = fulfill
+        .iter()
+        .filter(|s| {
+            strings(s.body.get("Action"))
+                .iter()
+                .any(|a| a.starts_with("ses:"))
+        })
+        .collect();
+    ensure(
+        ses.len() == 1 && strings(ses[0].body.get("Action")) == ["ses:SendEmail"],
+        || "fulfill: one statement with ses:SendEmail only".to_owned(),
+    )?;
+    let targets = ses[0].body["Resource"].to_string();
+    ensure(targets.contains(":identity/${SesIdentity}"), || {
+        format!("fulfill SES Resource must name identity/${{SesIdentity}}: {targets}")
+    })?;
+    for r in ses[0].body["Resource"].as_array().into_iter().flatten() {
+        if r.to_string().contains("configuration-set/") {
+            ensure(
+                r.get("Fn::If").and_then(|a| a.get(0)) == Some(&json!("HasSesConfigurationSet")),
+                || "the configuration-set ARN must sit under !If HasSesConfigurationSet".to_owned(),
+            )?;
+        }
+    }
+    let fulfill_actions = actions_of(t, fulfill_role)?;
+    let allowed: BTreeSet<String> = allowed
+        .union(&expected)
+        .cloned()
+        .chain(["ses:SendEmail".to_owned()])
+        .collect();
+    ensure(fulfill_actions.is_subset(&allowed), || {
+        format!("fulfill actions {fulfill_actions:?} exceed {allowed:?}")
+    })?;
+
+    // ssm:GetParameter on exactly the config parameter.
+    for s in all
+        .iter()
+        .filter(|s| strings(s.body.get("Action")).contains(&"ssm:GetParameter".to_owned()))
+    {
+        let r = s.body["Resource"].to_string();
+        ensure(
+            r.contains(":parameter${ConfigParameterName}")
+                && r.contains(":parameter/${ConfigParameterName}"),
+            || {
+                format!(
+                    "{}: ssm:GetParameter must be on the ConfigParameterName ARN (with and without leading slash): {r}",
+                    s.owner
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// kms:Decrypt exists only under `!If HasConfigKmsKey` (defined as
+/// ConfigKmsKeyArn != "") and only on that key; each role that reads the
+/// config has it.
+fn check_kms_conditional(t: &J) -> Result<(), String> {
+    let condition =
+        at(t, &["Conditions", "HasConfigKmsKey"]).ok_or("Conditions.HasConfigKmsKey missing")?;
+    let not_empty = |a: &J, b: &J| json!({"Fn::Not": [{"Fn::Equals": [a, b]}]}) == *condition;
+    ensure(
+        not_empty(&json!({"Ref": "ConfigKmsKeyArn"}), &json!(""))
+            || not_empty(&json!(""), &json!({"Ref": "ConfigKmsKeyArn"})),
+        || {
+            format!(
+                "HasConfigKmsKey must be !Not [!Equals [!Ref ConfigKmsKeyArn, \"\"]], is {condition}"
+            )
+        },
+    )?;
+    let all = statements(t)?;
+    for s in &all {
+        if strings(s.body.get("Action"))
+            .iter()
+            .any(|a| a.starts_with("kms:"))
+        {
+            ensure(s.conditions.contains(&"HasConfigKmsKey".to_owned()), || {
+                format!(
+                    "{}: kms statement is not under !If HasConfigKmsKey",
+                    s.owner
+                )
+            })?;
+            ensure(strings(s.body.get("Action")) == ["kms:Decrypt"], || {
+                format!("{}: kms actions must be kms:Decrypt only", s.owner)
+            })?;
+            ensure(is_ref(s.body.get("Resource"), "ConfigKmsKeyArn"), || {
+                format!("{}: kms:Decrypt must be on !Ref ConfigKmsKeyArn", s.owner)
+            })?;
+        }
+    }
+    for (function, _, _) in FUNCTIONS {
+        let role = role_of(t, function)?;
+        ensure(
+            all.iter()
+                .any(|s| s.owner == role && s.conditions.contains(&"HasConfigKmsKey".to_owned())),
+            || {
+                format!(
+                    "{role}: missing the conditional kms:Decrypt for a customer-managed config key"
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The custom domain is optional and the outputs say what to paste where.
+fn check_domain_and_outputs(t: &J) -> Result<(), String> {
+    for (id, cond) in [
+        ("ApiDomainName", "HasDomain"),
+        ("ApiDomainMapping", "HasDomain"),
+        ("ApiDomainRecord", "HasHostedZone"),
+    ] {
+        ensure(resource(t, id)?["Condition"] == cond, || {
+            format!("{id} must have Condition {cond}")
+        })?;
+    }
+    let endpoint = at(
+        resource(t, "ApiDomainName")?,
+        &["Properties", "DomainNameConfigurations"],
+    )
+    .and_then(|c| c.get(0))
+    .map(|c| c["EndpointType"].clone());
+    ensure(endpoint == Some(json!("REGIONAL")), || {
+        "ApiDomainName must be a REGIONAL endpoint".to_owned()
+    })?;
+    let outputs = t["Outputs"].as_object().ok_or("Outputs missing")?;
+    for (name, suffix) in [
+        ("StripeWebhookUrl", "/fulfill"),
+        ("CheckoutFormActionUrl", "/checkout"),
+        ("SuccessUrl", "/fulfill?session_id={CHECKOUT_SESSION_ID}"),
+    ] {
+        let value = at(
+            outputs
+                .get(name)
+                .ok_or_else(|| format!("output {name} missing"))?,
+            &["Value", "Fn::Join"],
+        )
+        .and_then(|join| join.get(1))
+        .and_then(J::as_array)
+        .and_then(|parts| parts.last())
+        .and_then(J::as_str);
+        ensure(value == Some(suffix), || {
+            format!("output {name} must end with {suffix}")
+        })?;
+    }
+    ensure(outputs.contains_key("ApiEndpoint"), || {
+        "output ApiEndpoint missing".to_owned()
+    })?;
+    let target = outputs
+        .get("CustomDomainTarget")
+        .ok_or("output CustomDomainTarget missing")?;
+    ensure(target["Condition"] == "HasDomain", || {
+        "output CustomDomainTarget must have Condition HasDomain".to_owned()
+    })
+}
+
+const CHECKS: [(&str, Check); 8] = [
+    ("routes", check_routes),
+    ("functions", check_functions),
+    ("env", check_env),
+    ("table", check_table),
+    ("iam_scoped", check_iam_scoped),
+    ("least_privilege", check_least_privilege),
+    ("kms_conditional", check_kms_conditional),
+    ("domain_and_outputs", check_domain_and_outputs),
+];
+
+fn run(name: &str) {
+    let t = parse(TEMPLATE);
+    let check = CHECKS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("known check")
+        .1;
+    if let Err(e) = check(&t) {
+        panic!("template.yaml: {e}");
+    }
+}
+
+#[test]
+fn routes_map_to_the_right_functions() {
+    run("routes");
+}
+
+#[test]
+fn functions_are_arm64_al2023_cargo_lambda_builds() {
+    run("functions");
+}
+
+#[test]
+fn env_vars_are_wired() {
+    run("env");
+}
+
+#[test]
+fn orders_table_is_retained_on_demand_with_pitr() {
+    run("table");
+}
+
+#[test]
+fn every_iam_statement_is_scoped_to_specific_arns() {
+    run("iam_scoped");
+}
+
+#[test]
+fn checkout_gets_no_table_or_mail_access() {
+    run("least_privilege");
+}
+
+#[test]
+fn kms_decrypt_only_for_a_customer_managed_key() {
+    run("kms_conditional");
+}
+
+#[test]
+fn custom_domain_is_optional_and_outputs_name_the_urls() {
+    run("domain_and_outputs");
+}
+
+// ---------------------------------------------------------------- mutations
+
+/// Replaces the `nth` (0-based) occurrence of `from`; panics if absent, so a
+/// mutation cannot silently stop applying after the template changes.
+fn replace_nth(text: &str, from: &str, to: &str, nth: usize) -> String {
+    let (idx, _) = text
+        .match_indices(from)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("mutation target {from:?} (#{nth}) not in template.yaml"));
+    format!("{}{}{}", &text[..idx], to, &text[idx + from.len()..])
+}
+
+fn statements_mut<'a>(t: &'a mut J, role: &str) -> &'a mut Vec<J> {
+    t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .expect("role statements")
+}
+
+#[test]
+fn checks_catch_mutations() {
+    type Json = fn(&mut J);
+    enum M {
+        Text(&'static str, &'static str, usize),
+        Json(Json),
+    }
+    let mutations: Vec<(&str, &str, M)> = vec![
+        (
+            "route removed (GET /fulfill)",
+            "routes",
+            M::Text("Method: GET", "Method: PUT", 0),
+        ),
+        (
+            "route path changed",
+            "routes",
+            M::Text("Path: /checkout", "Path: /buy", 0),
+        ),
+        (
+            "route moved to the other function",
+            "routes",
+            M::Json(|t| {
+                let ev = t["Resources"]["FulfillFunction"]["Properties"]["Events"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("Landing")
+                    .unwrap();
+                t["Resources"]["CheckoutFunction"]["Properties"]["Events"]["Landing"] = ev;
+            }),
+        ),
+        (
+            "extra REST event",
+            "routes",
+            M::Json(|t| {
+                t["Resources"]["CheckoutFunction"]["Properties"]["Events"]["Rest"] =
+                    json!({"Type": "Api", "Properties": {"Path": "/x", "Method": "GET"}});
+            }),
+        ),
+        (
+            "throttling removed",
+            "routes",
+            M::Json(|t| {
+                t["Resources"]["TicketsApi"]["Properties"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("DefaultRouteSettings");
+            }),
+        ),
+        (
+            "access logs removed",
+            "routes",
+            M::Json(|t| {
+                t["Resources"]["TicketsApi"]["Properties"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("AccessLogSettings");
+            }),
+        ),
+        (
+            "runtime changed",
+            "functions",
+            M::Text("Runtime: provided.al2023", "Runtime: provided.al2", 1),
+        ),
+        (
+            "x86_64",
+            "functions",
+            M::Text("Architectures: [arm64]", "Architectures: [x86_64]", 0),
+        ),
+        (
+            "handler changed",
+            "functions",
+            M::Text("Handler: bootstrap", "Handler: main", 1),
+        ),
+        (
+            "wrong binary",
+            "functions",
+            M::Text("Binary: fulfill", "Binary: checkout", 0),
+        ),
+        (
+            "build method changed",
+            "functions",
+            M::Text("BuildMethod: rust-cargolambda", "BuildMethod: makefile", 0),
+        ),
+        (
+            "memory too large",
+            "functions",
+            M::Text("MemorySize: 128", "MemorySize: 1024", 0),
+        ),
+        (
+            "log retention removed",
+            "functions",
+            M::Json(|t| {
+                t["Resources"]["FulfillLogGroup"]["Properties"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("RetentionInDays");
+            }),
+        ),
+        (
+            "CONFIG_PARAMETER removed",
+            "env",
+            M::Text(
+                "CONFIG_PARAMETER: !Ref ConfigParameterName",
+                "CONFIG_PARAM: !Ref ConfigParameterName",
+                0,
+            ),
+        ),
+        (
+            "ORDERS_TABLE removed",
+            "env",
+            M::Text(
+                "ORDERS_TABLE: !Ref OrdersTable",
+                "TABLE: !Ref OrdersTable",
+                0,
+            ),
+        ),
+        (
+            "table not retained",
+            "table",
+            M::Text("DeletionPolicy: Retain", "DeletionPolicy: Delete", 0),
+        ),
+        (
+            "table replaced on update",
+            "table",
+            M::Text(
+                "UpdateReplacePolicy: Retain",
+                "UpdateReplacePolicy: Delete",
+                0,
+            ),
+        ),
+        (
+            "no PITR",
+            "table",
+            M::Text(
+                "PointInTimeRecoveryEnabled: true",
+                "PointInTimeRecoveryEnabled: false",
+                0,
+            ),
+        ),
+        (
+            "provisioned billing",
+            "table",
+            M::Text(
+                "BillingMode: PAY_PER_REQUEST",
+                "BillingMode: PROVISIONED",
+                0,
+            ),
+        ),
+        (
+            "table Resource \"*\"",
+            "iam_scoped",
+            M::Text("Resource: !GetAtt OrdersTable.Arn", "Resource: \"*\"", 0),
+        ),
+        (
+            "table ARN wildcard",
+            "iam_scoped",
+            M::Text(
+                "Resource: !GetAtt OrdersTable.Arn",
+                "Resource: !Sub arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*",
+                0,
+            ),
+        ),
+        (
+            "dynamodb:*",
+            "iam_scoped",
+            M::Text("- dynamodb:GetItem", "- dynamodb:*", 0),
+        ),
+        (
+            "SES identity wildcard",
+            "iam_scoped",
+            M::Text("identity/${SesIdentity}", "identity/*", 0),
+        ),
+        (
+            "any SSM parameter",
+            "iam_scoped",
+            M::Text(":parameter/${ConfigParameterName}", ":parameter/*", 0),
+        ),
+        (
+            "SesIdentity pattern admits *",
+            "iam_scoped",
+            M::Text(
+                "AllowedPattern: ^[a-zA-Z0-9_.+=@-]+$",
+                "AllowedPattern: ^.+$",
+                0,
+            ),
+        ),
+        (
+            "KMS key pattern removed",
+            "iam_scoped",
+            M::Json(|t| {
+                t["Parameters"]["ConfigKmsKeyArn"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("AllowedPattern");
+            }),
+        ),
+        (
+            "managed policy attached",
+            "iam_scoped",
+            M::Json(|t| {
+                t["Resources"]["CheckoutRole"]["Properties"]["ManagedPolicyArns"] =
+                    json!(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]);
+            }),
+        ),
+        (
+            "function without own role",
+            "iam_scoped",
+            M::Json(|t| {
+                t["Resources"]["CheckoutFunction"]["Properties"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("Role");
+            }),
+        ),
+        (
+            "SAM policy template",
+            "iam_scoped",
+            M::Json(|t| {
+                t["Resources"]["FulfillFunction"]["Properties"]["Policies"] =
+                    json!([{"DynamoDBCrudPolicy": {"TableName": {"Ref": "OrdersTable"}}}]);
+            }),
+        ),
+        (
+            "checkout gets dynamodb",
+            "least_privilege",
+            M::Text(
+                "Action: ssm:GetParameter",
+                "Action: [ssm:GetParameter, dynamodb:GetItem]",
+                0,
+            ),
+        ),
+        (
+            "checkout gets ses",
+            "least_privilege",
+            M::Json(|t| {
+                statements_mut(t, "CheckoutRole").push(json!({"Effect": "Allow", "Action": "ses:SendEmail", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}"}}));
+            }),
+        ),
+        (
+            "fulfill gets Scan",
+            "least_privilege",
+            M::Text("- dynamodb:ConditionCheckItem", "- dynamodb:Scan", 0),
+        ),
+        (
+            "fulfill gets DeleteItem too",
+            "least_privilege",
+            M::Text(
+                "- dynamodb:ConditionCheckItem",
+                "- dynamodb:ConditionCheckItem\n                  - dynamodb:DeleteItem",
+                0,
+            ),
+        ),
+        (
+            "configuration set unconditional",
+            "least_privilege",
+            M::Json(|t| {
+                let s = statements_mut(t, "FulfillRole")
+                    .iter_mut()
+                    .find(|s| s["Sid"] == "SendTicketMail")
+                    .unwrap();
+                s["Resource"][1] = json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}"});
+            }),
+        ),
+        (
+            "kms unconditional",
+            "kms_conditional",
+            M::Json(|t| {
+                let statements = statements_mut(t, "CheckoutRole");
+                let i = statements
+                    .iter()
+                    .position(|s| s.get("Fn::If").is_some())
+                    .unwrap();
+                statements[i] = statements[i]["Fn::If"][1].clone();
+            }),
+        ),
+        (
+            "kms condition inverted",
+            "kms_conditional",
+            M::Text(
+                "HasConfigKmsKey: !Not [!Equals [!Ref ConfigKmsKeyArn, \"\"]]",
+                "HasConfigKmsKey: !Equals [!Ref ConfigKmsKeyArn, \"\"]",
+                0,
+            ),
+        ),
+        (
+            "kms statement dropped from fulfill",
+            "kms_conditional",
+            M::Json(|t| {
+                statements_mut(t, "FulfillRole").retain(|s| s.get("Fn::If").is_none());
+            }),
+        ),
+        (
+            "domain unconditional",
+            "domain_and_outputs",
+            M::Json(|t| {
+                t["Resources"]["ApiDomainName"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("Condition");
+            }),
+        ),
+        (
+            "webhook output wrong path",
+            "domain_and_outputs",
+            M::Text("\"/fulfill\"]]", "\"/checkout\"]]", 0),
+        ),
+        (
+            "edge endpoint",
+            "domain_and_outputs",
+            M::Text("EndpointType: REGIONAL", "EndpointType: EDGE", 0),
+        ),
+    ];
+
+    // The unmutated template passes every check (so each failure below is
+    // caused by its mutation).
+    let original = parse(TEMPLATE);
+    for (name, check) in CHECKS {
+        check(&original)
+            .unwrap_or_else(|e| panic!("check {name} fails on the unmutated template: {e}"));
+    }
+    let mut survived = Vec::new();
+    for (what, check_name, mutation) in mutations {
+        let t = match mutation {
+            M::Text(from, to, nth) => parse(&replace_nth(TEMPLATE, from, to, nth)),
+            M::Json(f) => {
+                let mut t = original.clone();
+                f(&mut t);
+                t
+            }
+        };
+        let check = CHECKS
+            .iter()
+            .find(|(n, _)| *n == check_name)
+            .expect("known check")
+            .1;
+        if check(&t).is_ok() {
+            survived.push(format!("{what} (check {check_name})"));
+        }
+    }
+    assert!(survived.is_empty(), "mutations not caught: {survived:#?}");
+}
+
+#[test]
+fn short_tags_parse_to_long_form() {
+    let t = parse(
+        "a: !GetAtt X.Arn\nb: !Sub x${Y}\nc: !If [C, !Ref A, !Ref AWS::NoValue]\nd: !Condition C\ne: !Select [0, !Split [\"/\", !Ref P]]\n",
+    );
+    assert_eq!(t["a"], json!({"Fn::GetAtt": ["X", "Arn"]}));
+    assert_eq!(t["b"], json!({"Fn::Sub": "x${Y}"}));
+    assert_eq!(
+        t["c"],
+        json!({"Fn::If": ["C", {"Ref": "A"}, {"Ref": "AWS::NoValue"}]})
+    );
+    assert_eq!(t["d"], json!({"Condition": "C"}));
+    assert_eq!(
+        t["e"],
+        json!({"Fn::Select": [0, {"Fn::Split": ["/", {"Ref": "P"}]}]})
+    );
+}
