@@ -1315,3 +1315,19 @@ fn short_tags_parse_to_long_form() {
         json!({"Fn::Select": [0, {"Fn::Split": ["/", {"Ref": "P"}]}]})
     );
 }
+
+#[test]
+fn build_binaries_exist_in_the_workspace() {
+    // BuildProperties.Binary names a bin target cargo-lambda builds from the
+    // workspace root; each lives in crates/<name>/src/main.rs.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let t = parse(TEMPLATE);
+    for (id, binary, _) in FUNCTIONS {
+        assert_eq!(
+            t["Resources"][id]["Metadata"]["BuildProperties"]["Binary"],
+            binary
+        );
+        let main = root.join("crates").join(binary).join("src/main.rs");
+        assert!(main.is_file(), "{id}: {} is missing", main.display());
+    }
+}

@@ -4,3 +4,4 @@
 
 pub mod moto;
 pub mod runtime_api;
+pub mod stripe;
