@@ -3,5 +3,6 @@
 //! fixtures, and a Lambda Runtime API emulator.
 
 pub mod moto;
+pub mod proxy;
 pub mod runtime_api;
 pub mod stripe;

@@ -10,6 +10,9 @@
 pub mod checkout;
 pub mod config;
 pub mod email;
+pub mod fulfill;
+pub mod ledger;
+pub mod mail;
 pub mod order;
 pub mod runtime;
 pub mod session;

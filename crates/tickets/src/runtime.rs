@@ -2,6 +2,9 @@
 //! source, which Stripe endpoint, the AWS SDK config.
 
 use crate::checkout::Checkout;
+use crate::fulfill::Fulfill;
+use crate::ledger::DynamoLedger;
+use crate::mail::SesMailer;
 use crate::config::{ConfigCache, FileSource, SsmSource};
 use crate::stripe::{DEFAULT_API_BASE, StripeApi};
 use std::sync::Arc;
@@ -12,6 +15,8 @@ use std::time::Duration;
 pub enum StartupError {
     #[error("set CONFIG_PARAMETER (an SSM parameter name) or CONFIG_FILE (a JSON file)")]
     NoConfigSource,
+    #[error("set ORDERS_TABLE (the DynamoDB orders table)")]
+    NoOrdersTable,
     #[error("{name} must be {expected}")]
     BadSetting { name: &'static str, expected: &'static str },
 }
@@ -73,4 +78,18 @@ pub async fn checkout_from_env() -> Result<Checkout, StartupError> {
     let aws = if config_in_ssm() { Some(aws_config().await) } else { None };
     let config = config_cache(aws.as_ref())?;
     Ok(Checkout::new(Arc::new(config), Arc::new(stripe_api())))
+}
+
+/// The fulfill function as configured by the environment: the ledger in
+/// DynamoDB (`ORDERS_TABLE`), mail through SES.
+pub async fn fulfill_from_env() -> Result<Fulfill, StartupError> {
+    let table = setting("ORDERS_TABLE").ok_or(StartupError::NoOrdersTable)?;
+    let aws = aws_config().await;
+    let config = config_cache(Some(&aws))?;
+    Ok(Fulfill::new(
+        Arc::new(config),
+        Arc::new(stripe_api()),
+        Arc::new(DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), table)),
+        Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&aws))),
+    ))
 }

@@ -8,12 +8,17 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 use stripe::{Client, ClientBuilder, StripeError};
+use stripe::{RequestStrategy, StripeRequest};
 use stripe_checkout::checkout_session::{
+    ListLineItemsCheckoutSession, RetrieveCheckoutSession,
     CreateCheckoutSession, CreateCheckoutSessionAllowedPaymentMethodTypes, CreateCheckoutSessionLineItems,
     CreateCheckoutSessionShippingAddressCollection, CreateCheckoutSessionShippingAddressCollectionAllowedCountries,
     CreateCheckoutSessionShippingOptions,
 };
-use stripe_shared::{CheckoutSessionLocale, CheckoutSessionMode};
+use stripe_shared::{
+    ApiErrorsCode, CheckoutSession, CheckoutSessionItem, CheckoutSessionLocale, CheckoutSessionMode,
+    CheckoutSessionPaymentStatus, CheckoutSessionStatus,
+};
 
 /// A Checkout Session Stripe created: where to send the buyer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +66,60 @@ impl StripeFault {
     }
 }
 
+/// Whether a Checkout Session's money has arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    Paid,
+    NoPaymentRequired,
+    /// Not yet (a delayed method such as konbini), or failed.
+    Unpaid,
+}
+
+impl PaymentStatus {
+    /// Fulfil now: Stripe's guide treats `no_payment_required` like `paid`.
+    pub fn is_settled(self) -> bool {
+        matches!(self, PaymentStatus::Paid | PaymentStatus::NoPaymentRequired)
+    }
+}
+
+/// One line of a session: what was bought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLineItem {
+    pub price: Option<String>,
+    pub description: String,
+    pub quantity: u64,
+    pub amount_total: i64,
+}
+
+/// A postal address as Stripe collected it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PostalAddress {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+}
+
+/// A Checkout Session as retrieved from Stripe: the facts fulfilment trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    pub id: String,
+    pub payment_status: PaymentStatus,
+    /// `complete` once the buyer finished the hosted page.
+    pub complete: bool,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub locale: Option<String>,
+    pub metadata: std::collections::BTreeMap<String, String>,
+    pub line_items: Vec<SessionLineItem>,
+    pub amount_total: Option<i64>,
+    pub currency: Option<String>,
+    /// `collected_information.shipping_details` (the current API shape).
+    pub shipping: Option<(String, PostalAddress)>,
+}
+
 /// What the handlers need from Stripe.
 pub trait Payments: Send + Sync {
     fn create_checkout_session<'a>(
@@ -68,6 +127,13 @@ pub trait Payments: Send + Sync {
         key: &'a StripeSecretKey,
         request: &'a SessionRequest,
     ) -> BoxFuture<'a, Result<CreatedSession, StripeFault>>;
+
+    /// The session with all its line items; `Ok(None)` if Stripe has no such session.
+    fn retrieve_session<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SessionView>, StripeFault>>;
 }
 
 /// Stripe's HTTP API through async-stripe.
@@ -132,6 +198,83 @@ impl Payments for StripeApi {
                 .ok_or_else(|| StripeFault::Unexpected("the Checkout Session has no url".into()))?;
             Ok(CreatedSession { id: session.id.to_string(), url })
         })
+    }
+
+    fn retrieve_session<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SessionView>, StripeFault>> {
+        Box::pin(async move {
+            let client = self.client(key)?;
+            let retrieved = RetrieveCheckoutSession::new(session_id)
+                .expand(vec!["line_items".to_owned()])
+                .customize()
+                // Reads are safe to retry; Stripe's own advice for transient errors.
+                .request_strategy(RequestStrategy::Retry(2))
+                .send(&client)
+                .await;
+            let mut session = match retrieved {
+                Ok(session) => session,
+                Err(StripeError::Stripe(api, 404)) if api.code == Some(ApiErrorsCode::ResourceMissing) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let mut items = session.line_items.take().map(|list| (list.data, list.has_more)).unwrap_or_default();
+            // Expansion returns the first page only: fetch the rest.
+            while items.1 {
+                let Some(last) = items.0.last().map(|i| i.id.to_string()) else { break };
+                let page = ListLineItemsCheckoutSession::new(session_id)
+                    .limit(100)
+                    .starting_after(last)
+                    .customize()
+                    .request_strategy(RequestStrategy::Retry(2))
+                    .send(&client)
+                    .await?;
+                items.0.extend(page.data);
+                items.1 = page.has_more;
+            }
+            Ok(Some(session_view(session, items.0)))
+        })
+    }
+}
+
+fn session_view(session: CheckoutSession, items: Vec<CheckoutSessionItem>) -> SessionView {
+    let address = |a: stripe_shared::Address| PostalAddress {
+        line1: a.line1,
+        line2: a.line2,
+        city: a.city,
+        state: a.state,
+        postal_code: a.postal_code,
+        country: a.country,
+    };
+    let customer = session.customer_details;
+    SessionView {
+        id: session.id.to_string(),
+        payment_status: match session.payment_status {
+            CheckoutSessionPaymentStatus::Paid => PaymentStatus::Paid,
+            CheckoutSessionPaymentStatus::NoPaymentRequired => PaymentStatus::NoPaymentRequired,
+            _ => PaymentStatus::Unpaid,
+        },
+        complete: session.status == Some(CheckoutSessionStatus::Complete),
+        email: customer.as_ref().and_then(|c| c.email.clone()),
+        name: customer.as_ref().and_then(|c| c.name.clone()),
+        locale: session.locale.map(|l| l.as_str().to_owned()),
+        metadata: session.metadata.unwrap_or_default().into_iter().collect(),
+        line_items: items
+            .into_iter()
+            .map(|item| SessionLineItem {
+                price: item.price.map(|p| p.id.to_string()),
+                description: item.description.unwrap_or_default(),
+                quantity: item.quantity.unwrap_or(1),
+                amount_total: item.amount_total,
+            })
+            .collect(),
+        amount_total: session.amount_total,
+        currency: session.currency.map(|c| c.to_string()),
+        shipping: session
+            .collected_information
+            .and_then(|info| info.shipping_details)
+            .map(|details| (details.name, address(details.address))),
     }
 }
 

@@ -1,0 +1,390 @@
+//! The ledger in DynamoDB (env `ORDERS_TABLE`): one table, partition key
+//! `pk` — `session#<id>` for orders, `votekey#<key>` for the items that make
+//! votekeys unique.
+
+use super::{ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, refusal};
+use crate::BoxFuture;
+use crate::stripe::PostalAddress;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use std::collections::HashMap;
+
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoLedger {
+        DynamoLedger { client, table: table.into() }
+    }
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn order_key(session_id: &str) -> AttributeValue {
+    AttributeValue::S(format!("session#{session_id}"))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn fault<E: std::error::Error + 'static, R: std::fmt::Debug>(what: &str, e: SdkError<E, R>) -> LedgerFault {
+    LedgerFault(format!("{what}: {}", DisplayErrorContext(e)))
+}
+
+/// An UpdateExpression under construction: `SET a = :a, …`.
+#[derive(Default)]
+struct Assignments {
+    set: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Assignments {
+    fn set(&mut self, attribute: &str, value: AttributeValue) {
+        self.names.insert(format!("#{attribute}"), attribute.to_owned());
+        self.values.insert(format!(":{attribute}"), value);
+        self.set.push(format!("#{attribute} = :{attribute}"));
+    }
+    fn set_if_absent(&mut self, attribute: &str, value: AttributeValue) {
+        self.names.insert(format!("#{attribute}"), attribute.to_owned());
+        self.values.insert(format!(":{attribute}"), value);
+        self.set.push(format!("#{attribute} = if_not_exists(#{attribute}, :{attribute})"));
+    }
+    fn value(&mut self, placeholder: &str, value: AttributeValue) {
+        self.values.insert(placeholder.to_owned(), value);
+    }
+    fn name(&mut self, attribute: &str) {
+        self.names.insert(format!("#{attribute}"), attribute.to_owned());
+    }
+    fn details(&mut self, d: &OrderDetails, now: i64) {
+        self.set("session_id", s(&d.session_id));
+        let optional = [
+            ("email", &d.email),
+            ("buyer_name", &d.name),
+            ("ticket", &d.ticket),
+            ("currency", &d.currency),
+            ("shipping_name", &d.shipping_name),
+            ("locale", &d.locale),
+        ];
+        for (attribute, value) in optional {
+            if let Some(v) = value {
+                self.set(attribute, s(v));
+            }
+        }
+        if !d.options.is_empty() {
+            self.set("options", AttributeValue::M(d.options.iter().map(|(k, v)| (k.clone(), s(v))).collect()));
+        }
+        if !d.items.is_empty() {
+            self.set("items", AttributeValue::L(d.items.iter().map(s).collect()));
+        }
+        if let Some(total) = d.amount_total {
+            self.set("amount_total", n(total));
+        }
+        if let Some(a) = &d.shipping_address {
+            let parts = [
+                ("line1", &a.line1),
+                ("line2", &a.line2),
+                ("city", &a.city),
+                ("state", &a.state),
+                ("postal_code", &a.postal_code),
+                ("country", &a.country),
+            ];
+            let map = parts.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), s(v)))).collect();
+            self.set("shipping_address", AttributeValue::M(map));
+        }
+        self.set("updated_at", n(now));
+        self.set_if_absent("created_at", n(now));
+    }
+    fn expression(&self) -> String {
+        format!("SET {}", self.set.join(", "))
+    }
+}
+
+fn text(item: &Item, key: &str) -> Option<String> {
+    item.get(key).and_then(|v| v.as_s().ok()).cloned()
+}
+fn number(item: &Item, key: &str) -> Option<i64> {
+    item.get(key).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+fn record_from_item(item: &Item) -> Option<OrderRecord> {
+    let address = item.get("shipping_address").and_then(|v| v.as_m().ok()).map(|m| {
+        let part = |k: &str| text(m, k);
+        PostalAddress {
+            line1: part("line1"),
+            line2: part("line2"),
+            city: part("city"),
+            state: part("state"),
+            postal_code: part("postal_code"),
+            country: part("country"),
+        }
+    });
+    Some(OrderRecord {
+        details: OrderDetails {
+            session_id: text(item, "session_id")?,
+            email: text(item, "email"),
+            name: text(item, "buyer_name"),
+            ticket: text(item, "ticket"),
+            options: item
+                .get("options")
+                .and_then(|v| v.as_m().ok())
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone()))).collect())
+                .unwrap_or_default(),
+            items: item
+                .get("items")
+                .and_then(|v| v.as_l().ok())
+                .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+                .unwrap_or_default(),
+            amount_total: number(item, "amount_total"),
+            currency: text(item, "currency"),
+            shipping_name: text(item, "shipping_name"),
+            shipping_address: address,
+            locale: text(item, "locale"),
+        },
+        status: OrderStatus::parse(&text(item, "status")?)?,
+        votekey: text(item, "votekey"),
+        created_at: number(item, "created_at").unwrap_or_default(),
+        claimed_at: number(item, "claimed_at"),
+        claim_expires_at: number(item, "claim_expires_at"),
+        emailed_at: number(item, "emailed_at"),
+        message_id: text(item, "message_id"),
+    })
+}
+
+/// A random token identifying one claim.
+fn claim_token() -> Result<String, LedgerFault> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| LedgerFault(format!("random token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl DynamoLedger {
+    fn refused(&self, notice: Notice, old: Option<&Item>, now: i64) -> ClaimOutcome {
+        match old {
+            None => ClaimOutcome::InProgress,
+            Some(item) => {
+                let status = text(item, "status").and_then(|s| OrderStatus::parse(&s)).unwrap_or(OrderStatus::Pending);
+                refusal(notice, status, number(item, "claim_expires_at"), now)
+            }
+        }
+    }
+}
+
+impl Ledger for DynamoLedger {
+    fn get<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, Result<Option<OrderRecord>, LedgerFault>> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", order_key(session_id))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| fault("GetItem", e))?;
+            Ok(output.item.as_ref().and_then(record_from_item))
+        })
+    }
+
+    fn record<'a>(&'a self, details: &'a OrderDetails, now: i64) -> BoxFuture<'a, Result<(), LedgerFault>> {
+        Box::pin(async move {
+            let mut a = Assignments::default();
+            a.details(details, now);
+            a.set_if_absent("status", s(OrderStatus::Pending.as_str()));
+            a.set_if_absent("kind", s("order"));
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", order_key(&details.session_id))
+                .update_expression(a.expression())
+                .set_expression_attribute_names(Some(a.names))
+                .set_expression_attribute_values(Some(a.values))
+                .send()
+                .await
+                .map_err(|e| fault("UpdateItem (record)", e))?;
+            Ok(())
+        })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        details: &'a OrderDetails,
+        notice: Notice,
+        votekey: VotekeyUse<'a>,
+        now: i64,
+        lease_seconds: i64,
+    ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>> {
+        Box::pin(async move {
+            let (claimed, _) = notice.statuses();
+            let token = claim_token()?;
+            let expires_at = now + lease_seconds;
+            let mut a = Assignments::default();
+            a.details(details, now);
+            a.set_if_absent("kind", s("order"));
+            a.set("status", s(claimed.as_str()));
+            a.set("claimed_at", n(now));
+            a.set("claim_expires_at", n(expires_at));
+            a.set("claim_token", s(&token));
+            a.value(":pending", s(OrderStatus::Pending.as_str()));
+            a.value(":now", n(now));
+            // New order, pending order, or an expired claim for this same notice.
+            let mut condition =
+                "(attribute_not_exists(pk) OR #status = :pending OR (#status = :status AND #claim_expires_at < :now))"
+                    .to_owned();
+            match votekey {
+                VotekeyUse::None => {}
+                VotekeyUse::Reserve(key) => {
+                    a.set("votekey", s(key));
+                    condition.push_str(" AND attribute_not_exists(#votekey)");
+                }
+                VotekeyUse::Keep(key) => {
+                    a.set("votekey", s(key));
+                    condition.push_str(" AND #votekey = :votekey");
+                }
+            }
+            a.name("claim_expires_at");
+
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", order_key(&details.session_id))
+                .update_expression(a.expression())
+                .condition_expression(&condition)
+                .set_expression_attribute_names(Some(a.names.clone()))
+                .set_expression_attribute_values(Some(a.values.clone()))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build()
+                .map_err(|e| LedgerFault(format!("building the claim: {e}")))?;
+
+            let VotekeyUse::Reserve(key) = votekey else {
+                // No new votekey to reserve: one conditional update suffices.
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", order_key(&details.session_id))
+                    .update_expression(a.expression())
+                    .condition_expression(&condition)
+                    .set_expression_attribute_names(Some(a.names))
+                    .set_expression_attribute_values(Some(a.values))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .send()
+                    .await;
+                return match result {
+                    Ok(_) => Ok(ClaimOutcome::Claimed { token, expires_at }),
+                    Err(e) => match e.as_service_error() {
+                        Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                            Ok(self.refused(notice, c.item.as_ref(), now))
+                        }
+                        _ => Err(fault("UpdateItem (claim)", e)),
+                    },
+                };
+            };
+
+            // A new votekey: claim the order and reserve the key atomically.
+            let reservation = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(format!("votekey#{key}")))
+                .item("kind", s("votekey"))
+                .item("session_id", s(&details.session_id))
+                .item("created_at", n(now))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| LedgerFault(format!("building the reservation: {e}")))?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(update).build())
+                .transact_items(TransactWriteItem::builder().put(reservation).build())
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(ClaimOutcome::Claimed { token, expires_at }),
+                Err(e) => match e.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
+                        let reasons = c.cancellation_reasons();
+                        let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+                        if failed(0) {
+                            Ok(self.refused(notice, reasons.first().and_then(|r| r.item.as_ref()), now))
+                        } else if failed(1) {
+                            Ok(ClaimOutcome::VotekeyTaken)
+                        } else {
+                            Err(LedgerFault(format!("TransactWriteItems (claim) cancelled: {reasons:?}")))
+                        }
+                    }
+                    _ => Err(fault("TransactWriteItems (claim)", e)),
+                },
+            }
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        session_id: &'a str,
+        notice: Notice,
+        token: &'a str,
+        message_id: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move {
+            let (claimed, done) = notice.statuses();
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", order_key(session_id))
+                .update_expression("SET #status = :done, emailed_at = :now, message_id = :mid REMOVE claim_token")
+                .condition_expression("#status = :claimed AND claim_token = :token")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":done", s(done.as_str()))
+                .expression_attribute_values(":claimed", s(claimed.as_str()))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":mid", s(message_id))
+                .expression_attribute_values(":token", s(token))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                Err(e) if matches!(
+                    e.as_service_error(),
+                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
+                ) => Ok(false),
+                Err(e) => Err(fault("UpdateItem (complete)", e)),
+            }
+        })
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<OrderRecord>, LedgerFault>> {
+        Box::pin(async move {
+            let mut orders = Vec::new();
+            let mut start: Option<Item> = None;
+            loop {
+                let page = self
+                    .client
+                    .scan()
+                    .table_name(&self.table)
+                    .filter_expression("begins_with(pk, :prefix)")
+                    .expression_attribute_values(":prefix", s("session#"))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|e| fault("Scan", e))?;
+                orders.extend(page.items().iter().filter_map(record_from_item));
+                match page.last_evaluated_key {
+                    Some(key) if !key.is_empty() => start = Some(key),
+                    _ => break,
+                }
+            }
+            orders.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            Ok(orders)
+        })
+    }
+}
