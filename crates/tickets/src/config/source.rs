@@ -146,3 +146,76 @@ impl ConfigCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Answers from a script, one entry per fetch (the last repeats), counting fetches.
+    struct Scripted {
+        answers: StdMutex<Vec<Result<String, String>>>,
+        fetches: Arc<AtomicUsize>,
+    }
+
+    impl ConfigSource for Scripted {
+        fn fetch(&self) -> BoxFuture<'_, Result<String, SourceError>> {
+            self.fetches.fetch_add(1, Ordering::SeqCst);
+            let mut answers = self.answers.lock().unwrap();
+            let answer = if answers.len() > 1 { answers.remove(0) } else { answers[0].clone() };
+            Box::pin(async move { answer.map_err(SourceError) })
+        }
+        fn describe(&self) -> String {
+            "script".into()
+        }
+    }
+
+    fn cache(answers: Vec<Result<String, String>>, ttl: Duration) -> (ConfigCache, Arc<AtomicUsize>) {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let source = Scripted { answers: StdMutex::new(answers), fetches: fetches.clone() };
+        (ConfigCache::new(Box::new(source), ttl), fetches)
+    }
+
+    fn good(locale: &str) -> Result<String, String> {
+        let mut v: serde_json::Value = serde_json::from_str(include_str!("../../../../config.example.json")).unwrap();
+        v["locale"] = locale.into();
+        Ok(v.to_string())
+    }
+
+    #[tokio::test]
+    async fn fetched_once_within_the_ttl() {
+        let (cache, fetches) = cache(vec![good("ja")], Duration::from_secs(300));
+        for _ in 0..50 {
+            assert_eq!(cache.current().await.unwrap().locale(), "ja");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn refreshed_after_the_ttl() {
+        let (cache, fetches) = cache(vec![good("ja"), good("en")], Duration::ZERO);
+        assert_eq!(cache.current().await.unwrap().locale(), "ja");
+        assert_eq!(cache.current().await.unwrap().locale(), "en");
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_invalid_refresh_keeps_the_last_good_config() {
+        let (cache, fetches) = cache(vec![good("ja"), Err("SSM is down".into()), Ok("{}".into()), good("en")], Duration::ZERO);
+        assert_eq!(cache.current().await.unwrap().locale(), "ja");
+        assert_eq!(cache.current().await.unwrap().locale(), "ja", "fetch error: last good config");
+        assert_eq!(cache.current().await.unwrap().locale(), "ja", "invalid blob: last good config");
+        assert_eq!(cache.current().await.unwrap().locale(), "en");
+        assert_eq!(fetches.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn never_loaded_is_unavailable_and_retried_on_each_request() {
+        let (cache, fetches) = cache(vec![Err("no such parameter".into()), Err("no such parameter".into()), good("ja")], Duration::from_secs(300));
+        assert!(cache.current().await.is_err());
+        assert!(cache.current().await.is_err());
+        assert_eq!(cache.current().await.unwrap().locale(), "ja");
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+    }
+}
