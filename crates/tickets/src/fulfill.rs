@@ -217,7 +217,7 @@ impl Fulfill {
         let html = web::wants_html(&request);
         let result = match method {
             Method::POST => self.webhook(&request).await,
-            Method::GET | Method::HEAD => self.landing(&request).await,
+            Method::GET => self.landing(&request).await,
             _ => Err(FulfillError::MethodNotAllowed),
         };
         let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
