@@ -7,6 +7,7 @@
 //! parameters), [`webhook`] (signatures), [`votekey`], [`email`].
 //! Edges: [`stripe::Payments`], [`config::ConfigSource`].
 
+mod aws;
 pub mod checkout;
 pub mod config;
 pub mod email;
@@ -14,6 +15,7 @@ pub mod fulfill;
 pub mod ledger;
 pub mod mail;
 pub mod order;
+pub mod outbox;
 pub mod runtime;
 pub mod session;
 pub mod stripe;

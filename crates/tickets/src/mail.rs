@@ -1,7 +1,6 @@
 //! The mail edge: the [`Mailer`] trait and its Amazon SES v2 implementation.
 
 use crate::BoxFuture;
-use aws_sdk_sesv2::error::DisplayErrorContext;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 /// One email to one buyer.
@@ -80,7 +79,7 @@ impl Mailer for SesMailer {
                         ) => MailFault::Rejected,
                         _ => MailFault::Unavailable,
                     };
-                    Err(fault(DisplayErrorContext(e).to_string()))
+                    Err(fault(crate::aws::describe(&e)))
                 }
             }
         })

@@ -41,10 +41,7 @@ impl ConfigSource for SsmSource {
                 .with_decryption(true)
                 .send()
                 .await
-                .map_err(|e| {
-                    let e = aws_sdk_ssm::error::DisplayErrorContext(e);
-                    SourceError(format!("SSM GetParameter {}: {e}", self.name))
-                })?;
+                .map_err(|e| SourceError(format!("SSM GetParameter {}: {}", self.name, crate::aws::describe(&e))))?;
             output
                 .parameter
                 .and_then(|p| p.value)

@@ -6,7 +6,7 @@ use super::{ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord
 use crate::BoxFuture;
 use crate::stripe::PostalAddress;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -36,8 +36,8 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn fault<E: std::error::Error + 'static, R: std::fmt::Debug>(what: &str, e: SdkError<E, R>) -> LedgerFault {
-    LedgerFault(format!("{what}: {}", DisplayErrorContext(e)))
+fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(what: &str, e: SdkError<E, R>) -> LedgerFault {
+    LedgerFault(format!("{what}: {}", crate::aws::describe(&e)))
 }
 
 /// An UpdateExpression under construction: `SET a = :a, …`.
