@@ -35,6 +35,8 @@ pub enum Outcome {
     InProgress,
     /// Not paid yet (a delayed method): recorded, waiting.
     AwaitingPayment,
+    /// The delayed payment failed (the buyer was emailed about it).
+    PaymentFailed,
     /// We told the buyer that the delayed payment failed.
     FailureEmailed,
     /// The failure email was sent already.
@@ -57,6 +59,7 @@ impl Outcome {
             Outcome::AlreadyEmailed => "already_emailed",
             Outcome::InProgress => "in_progress",
             Outcome::AwaitingPayment => "awaiting_payment",
+            Outcome::PaymentFailed => "payment_failed",
             Outcome::FailureEmailed => "failure_emailed",
             Outcome::FailureAlreadyEmailed => "failure_already_emailed",
             Outcome::NotApplicable => "not_applicable",
@@ -319,6 +322,11 @@ impl Fulfill {
                 "Thank you!",
                 "Your payment is still being processed. As soon as it completes we will email you your ticket and votekey.",
             ),
+            Outcome::PaymentFailed => page(
+                StatusCode::OK,
+                "Payment not completed",
+                "Your payment did not go through, so no ticket was issued. You can try again from the ticket page.",
+            ),
             Outcome::UnknownSession => page(
                 StatusCode::NOT_FOUND,
                 "Order not found",
@@ -344,6 +352,9 @@ impl Fulfill {
         };
         let details = order_details(&session);
         if !session.payment_status.is_settled() {
+            if existing.as_ref().is_some_and(|o| matches!(o.status, OrderStatus::Failed | OrderStatus::FailureClaimed)) {
+                return Ok(Outcome::PaymentFailed);
+            }
             self.ledger.record(&details, (self.clock)()).await?;
             return Ok(Outcome::AwaitingPayment);
         }
@@ -383,9 +394,7 @@ impl Fulfill {
         let email = outgoing(config, from, to, rendered);
         self.check_lease(expires_at)?;
         let message_id = self.mailer.send(&email).await?;
-        if !self.ledger.complete(session_id, Notice::Votekey, &token, &message_id, (self.clock)()).await? {
-            tracing::warn!(session = session_id, "claim expired while sending; the ledger shows another claimant");
-        }
+        self.record_sent(session_id, Notice::Votekey, &token, &message_id).await;
         Ok(Outcome::Emailed)
     }
 
@@ -426,8 +435,34 @@ impl Fulfill {
         let email = outgoing(config, from, to, rendered);
         self.check_lease(expires_at)?;
         let message_id = self.mailer.send(&email).await?;
-        self.ledger.complete(session_id, Notice::PaymentFailed, &token, &message_id, (self.clock)()).await?;
+        self.record_sent(session_id, Notice::PaymentFailed, &token, &message_id).await;
         Ok(Outcome::FailureEmailed)
+    }
+
+    /// Marks a notice sent. The email is out whatever happens here, so a
+    /// failure must not become a 5xx (Stripe's retry would send it again):
+    /// retry a few times, then log loudly for the organizer and carry on.
+    async fn record_sent(&self, session_id: &str, notice: Notice, token: &str, message_id: &str) {
+        const ATTEMPTS: u64 = 4;
+        for attempt in 1..=ATTEMPTS {
+            match self.ledger.complete(session_id, notice, token, message_id, (self.clock)()).await {
+                Ok(true) => return,
+                Ok(false) => {
+                    tracing::warn!(session = session_id, "claim expired while sending; the ledger shows another claimant");
+                    return;
+                }
+                Err(e) if attempt < ATTEMPTS => {
+                    tracing::warn!(session = session_id, attempt, error = %e, "recording a sent email failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => tracing::error!(
+                    session = session_id,
+                    message_id,
+                    error = %e,
+                    "email sent but not recorded in the ledger: mark the order emailed by hand"
+                ),
+            }
+        }
     }
 
     /// Refuses to start a send that could outlive the claim's lease.

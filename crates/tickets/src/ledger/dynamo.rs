@@ -284,6 +284,9 @@ impl Ledger for DynamoLedger {
                         Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
                             Ok(self.refused(notice, c.item.as_ref(), now))
                         }
+                        Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::TransactionConflictException(_)) => {
+                            Ok(ClaimOutcome::InProgress)
+                        }
                         _ => Err(fault("UpdateItem (claim)", e)),
                     },
                 };
@@ -312,7 +315,11 @@ impl Ledger for DynamoLedger {
                     Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
                         let reasons = c.cancellation_reasons();
                         let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
-                        if failed(0) {
+                        // A concurrent transaction on the same order: another claimant is at work.
+                        let conflict = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
+                        if conflict {
+                            Ok(ClaimOutcome::InProgress)
+                        } else if failed(0) {
                             Ok(self.refused(notice, reasons.first().and_then(|r| r.item.as_ref()), now))
                         } else if failed(1) {
                             Ok(ClaimOutcome::VotekeyTaken)
