@@ -85,3 +85,103 @@ pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     v.sort();
     v
 }
+
+// ---- fulfill: events/fulfill-*.json and webhook signing --------------------
+
+/// The local test webhook signing secret (config.example.json's
+/// `webhook_signing_secret`; `scripts/sign-event` signs with it too).
+pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_development_secret";
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// A fresh buyer address, so tests sharing moto's sent mail never see each other's.
+pub fn unique_email(prefix: &str) -> String {
+    format!("{}@buyers.example.com", unique_name(prefix))
+}
+
+/// Every `events/fulfill-*.json`, sorted by name.
+pub fn fulfill_event_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("fulfill-") && n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The raw (base64-decoded when `isBase64Encoded`) body of an API Gateway event.
+pub fn event_body_bytes(event: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine as _;
+    let body = event["body"].as_str().unwrap_or_default();
+    if event["isBase64Encoded"].as_bool() == Some(true) {
+        base64::engine::general_purpose::STANDARD.decode(body).expect("base64 body")
+    } else {
+        body.as_bytes().to_vec()
+    }
+}
+
+/// The Checkout Session an API Gateway event from events/fulfill-*.json is
+/// about: `data.object.id` of its Stripe event, or its `?session_id=`.
+pub fn event_session_id(event: &serde_json::Value) -> Option<String> {
+    let body = event_body_bytes(event);
+    if let Ok(stripe_event) = serde_json::from_slice::<serde_json::Value>(&body) {
+        let object = &stripe_event["data"]["object"];
+        if object["object"] == "checkout.session" {
+            return object["id"].as_str().map(str::to_owned);
+        }
+        return None;
+    }
+    let query = event["rawQueryString"].as_str().unwrap_or_default();
+    // Session ids are plain ASCII: no percent-decoding needed.
+    query.split('&').find_map(|pair| pair.strip_prefix("session_id=")).map(str::to_owned)
+}
+
+/// `event` about `session_id` instead of the session it names (in the body,
+/// `rawQueryString` and `queryStringParameters`), its `Content-Length` fixed.
+pub fn retarget_event(event: &serde_json::Value, session_id: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let mut event = event.clone();
+    let Some(old) = event_session_id(&event) else { return event };
+    let body = String::from_utf8(event_body_bytes(&event)).expect("UTF-8 body").replace(&old, session_id);
+    if event["body"].is_string() {
+        event["body"] = if event["isBase64Encoded"].as_bool() == Some(true) {
+            base64::engine::general_purpose::STANDARD.encode(&body).into()
+        } else {
+            body.clone().into()
+        };
+        if event["headers"]["content-length"].is_string() {
+            event["headers"]["content-length"] = body.len().to_string().into();
+        }
+    }
+    if let Some(query) = event["rawQueryString"].as_str() {
+        event["rawQueryString"] = query.replace(&old, session_id).into();
+    }
+    if let Some(params) = event["queryStringParameters"].as_object_mut() {
+        for value in params.values_mut() {
+            if value == old.as_str() {
+                *value = session_id.into();
+            }
+        }
+    }
+    event
+}
+
+/// `event` with its `stripe-signature` header replaced by one made with
+/// `secret` at `timestamp` over its (decoded) body, as `scripts/sign-event` does.
+pub fn resign_event(event: &serde_json::Value, secret: &str, timestamp: i64) -> serde_json::Value {
+    let mut event = event.clone();
+    let signature = tickets::webhook::sign(&event_body_bytes(&event), secret, timestamp);
+    let headers = event["headers"].as_object_mut().expect("event headers");
+    headers.retain(|name, _| !name.eq_ignore_ascii_case("stripe-signature"));
+    headers.insert("stripe-signature".into(), signature.into());
+    event
+}
+
+/// The request `lambda_http` makes of an API Gateway event (a JSON value).
+pub fn request_from_event(event: &serde_json::Value) -> lambda_http::Request {
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("not an API Gateway event: {e}"))
+}
