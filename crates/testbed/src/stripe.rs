@@ -5,6 +5,12 @@
 //!
 //! Implemented: `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`
 //! (with `expand[]=line_items`), `GET /v1/checkout/sessions/{id}/line_items`.
+//!
+//! With [`FakeStripe::serve_hosted`] it also serves the hosted Checkout page
+//! (see [`HostedCheckout`]): line items, a shipping form when the session
+//! collects an address, and a Pay button that does what [`FakeStripe::pay`]
+//! does, delivers a signed `checkout.session.completed` webhook and
+//! redirects to the session's `success_url`.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -141,6 +147,8 @@ struct Store {
     /// Accept prices it does not know (the local stand-in, for any organizer's catalog).
     lenient_prices: bool,
     hosted_base: String,
+    /// Webhooks the hosted page delivered, oldest first.
+    deliveries: Vec<WebhookDelivery>,
 }
 
 /// The fake Stripe server. Dropping it stops the server.
@@ -190,16 +198,52 @@ impl FakeStripe {
     /// Serves the fake's API routes merged with `extra` (the local dev server
     /// adds its own pages) on `listener`.
     pub fn serve(listener: TcpListener, options: FakeStripeOptions, extra: Router) -> std::io::Result<FakeStripe> {
+        FakeStripe::serve_inner(listener, options, None, extra)
+    }
+
+    /// Like [`serve`](FakeStripe::serve), and also serves the hosted Checkout
+    /// page under `hosted.route`. Unless `options.hosted_base` says otherwise,
+    /// session `url`s point at it on this listener.
+    pub fn serve_hosted(
+        listener: TcpListener,
+        options: FakeStripeOptions,
+        hosted: HostedCheckout,
+        extra: Router,
+    ) -> std::io::Result<FakeStripe> {
+        FakeStripe::serve_inner(listener, options, Some(hosted), extra)
+    }
+
+    /// Starts on a free loopback port with the hosted page (for tests).
+    pub async fn start_hosted(options: FakeStripeOptions, hosted: HostedCheckout) -> std::io::Result<FakeStripe> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        FakeStripe::serve_hosted(listener, options, hosted, Router::new())
+    }
+
+    fn serve_inner(
+        listener: TcpListener,
+        options: FakeStripeOptions,
+        hosted: Option<HostedCheckout>,
+        extra: Router,
+    ) -> std::io::Result<FakeStripe> {
         let address = listener.local_addr()?.to_string();
+        let hosted_base = match (&options.hosted_base, &hosted) {
+            (Some(base), _) => base.trim_end_matches('/').to_owned(),
+            (None, Some(h)) => format!("http://{address}{}", h.route.trim_end_matches('/')),
+            (None, None) => "https://checkout.stripe.com/c/pay".into(),
+        };
         let store = Store {
             prices: options.prices.into_iter().map(|p| (p.id.clone(), p)).collect(),
             shipping_rates: options.shipping_rates.into_iter().collect(),
             lenient_prices: options.lenient_prices,
-            hosted_base: options.hosted_base.unwrap_or_else(|| "https://checkout.stripe.com/c/pay".into()),
+            hosted_base,
             ..Store::default()
         };
         let store = Arc::new(Mutex::new(store));
-        let app = api_router(store.clone()).merge(extra);
+        let mut app = api_router(store.clone());
+        if let Some(hosted) = hosted {
+            app = app.merge(hosted_router(store.clone(), hosted));
+        }
+        let app = app.merge(extra);
         let server = tokio::spawn(async move {
             // TCP_NODELAY: without it delayed ACK adds ~40 ms to keep-alive requests.
             use axum::serve::ListenerExt;
@@ -246,47 +290,17 @@ impl FakeStripe {
     /// The buyer pays on the hosted page: the session completes, paid or
     /// (for a delayed method) pending. Returns the completed session.
     pub fn pay(&self, id: &str, buyer: &Buyer, outcome: PaymentOutcome) -> Result<Value, PayError> {
-        let mut store = self.store();
-        let session = store.sessions.get_mut(id).ok_or(PayError::NoSuchSession)?;
-        if session["status"] != "open" {
-            return Err(PayError::NotOpen);
-        }
-        let collects_shipping = session["shipping_address_collection"].is_object();
-        if collects_shipping {
-            let address = buyer.shipping.as_ref().ok_or(PayError::ShippingRequired)?;
-            let allowed = session["shipping_address_collection"]["allowed_countries"]
-                .as_array()
-                .is_some_and(|list| list.iter().any(|c| c == address.country.as_str()));
-            if !allowed {
-                return Err(PayError::CountryNotAllowed(address.country.clone()));
-            }
-            session["collected_information"] = json!({
-                "business_name": null,
-                "individual_name": null,
-                "shipping_details": {"name": buyer.name, "address": address_json(address)},
-            });
-        }
-        let billing = buyer.shipping.clone().unwrap_or_default();
-        session["customer_details"] = json!({
-            "address": {
-                "city": null, "country": if billing.country.is_empty() { Value::Null } else { json!(billing.country) },
-                "line1": null, "line2": null, "postal_code": null, "state": null
-            },
-            "email": buyer.email,
-            "name": buyer.name,
-            "phone": null,
-            "tax_exempt": "none",
-            "tax_ids": [],
-            "business_name": null,
-            "individual_name": null,
-        });
-        session["status"] = json!("complete");
-        session["payment_intent"] = json!(random_id("pi_", 24));
-        session["payment_status"] = json!(match outcome {
-            PaymentOutcome::Paid => "paid",
-            PaymentOutcome::Pending => "unpaid",
-        });
-        Ok(session.clone())
+        pay_session(&mut self.store(), id, buyer, outcome)
+    }
+
+    /// Webhooks the hosted page delivered so far, oldest first.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.store().deliveries.clone()
+    }
+
+    /// Where session `url`s point: `{hosted_base}/{id}`.
+    pub fn hosted_base(&self) -> String {
+        self.store().hosted_base.clone()
     }
 
     /// A delayed payment settles (`succeeded`) or fails, as Stripe reports
@@ -321,6 +335,50 @@ pub fn event_for(event_type: &str, object: Value) -> Value {
     event["pending_webhooks"] = json!(1);
     event["data"] = json!({ "object": object });
     event
+}
+
+/// The buyer pays: the body of [`FakeStripe::pay`], shared with the hosted page.
+fn pay_session(store: &mut Store, id: &str, buyer: &Buyer, outcome: PaymentOutcome) -> Result<Value, PayError> {
+    let session = store.sessions.get_mut(id).ok_or(PayError::NoSuchSession)?;
+    if session["status"] != "open" {
+        return Err(PayError::NotOpen);
+    }
+    let collects_shipping = session["shipping_address_collection"].is_object();
+    if collects_shipping {
+        let address = buyer.shipping.as_ref().ok_or(PayError::ShippingRequired)?;
+        let allowed = session["shipping_address_collection"]["allowed_countries"]
+            .as_array()
+            .is_some_and(|list| list.iter().any(|c| c == address.country.as_str()));
+        if !allowed {
+            return Err(PayError::CountryNotAllowed(address.country.clone()));
+        }
+        session["collected_information"] = json!({
+            "business_name": null,
+            "individual_name": null,
+            "shipping_details": {"name": buyer.name, "address": address_json(address)},
+        });
+    }
+    let billing = buyer.shipping.clone().unwrap_or_default();
+    session["customer_details"] = json!({
+        "address": {
+            "city": null, "country": if billing.country.is_empty() { Value::Null } else { json!(billing.country) },
+            "line1": null, "line2": null, "postal_code": null, "state": null
+        },
+        "email": buyer.email,
+        "name": buyer.name,
+        "phone": null,
+        "tax_exempt": "none",
+        "tax_ids": [],
+        "business_name": null,
+        "individual_name": null,
+    });
+    session["status"] = json!("complete");
+    session["payment_intent"] = json!(random_id("pi_", 24));
+    session["payment_status"] = json!(match outcome {
+        PaymentOutcome::Paid => "paid",
+        PaymentOutcome::Pending => "unpaid",
+    });
+    Ok(session.clone())
 }
 
 fn address_json(a: &Address) -> Value {
@@ -631,4 +689,371 @@ async fn list_line_items(State(store): Shared, Path(id): Path<String>, RawQuery(
         None => no_such_session(&id),
         Some(items) => axum::Json(list_page(items, &params, &format!("/v1/checkout/sessions/{id}/line_items"))).into_response(),
     }
+}
+
+
+// ---------------------------------------------------------------------------
+// The hosted Checkout page: the local stand-in for Stripe's checkout.stripe.com.
+
+/// Settings for the hosted Checkout page ([`FakeStripe::serve_hosted`]).
+#[derive(Clone, Debug)]
+pub struct HostedCheckout {
+    /// The path it is served under: `GET {route}/{id}` shows a session's
+    /// page, `POST {route}/{id}` pays.
+    pub route: String,
+    /// Where `checkout.session.completed` is POSTed after a payment, as
+    /// Stripe would deliver it to the webhook endpoint; `None` delivers nothing.
+    pub webhook_url: Option<String>,
+    /// The endpoint's `whsec_…` signing secret.
+    pub webhook_secret: String,
+}
+
+/// One webhook the hosted page delivered.
+#[derive(Clone, Debug)]
+pub struct WebhookDelivery {
+    pub event_id: String,
+    pub event_type: String,
+    pub session_id: String,
+    pub url: String,
+    /// The endpoint's HTTP status; `None` if it could not be reached.
+    pub status: Option<u16>,
+    /// The start of the endpoint's answer, or why it could not be reached.
+    pub response: String,
+}
+
+struct Hosted {
+    store: Arc<Mutex<Store>>,
+    settings: HostedCheckout,
+    client: hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, axum::body::Body>,
+}
+
+type HostedState = State<Arc<Hosted>>;
+
+fn hosted_router(store: Arc<Mutex<Store>>, settings: HostedCheckout) -> Router {
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_nodelay(true);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+    let path = format!("{}/{{id}}", settings.route.trim_end_matches('/'));
+    Router::new()
+        .route(&path, get(hosted_page).post(hosted_pay))
+        .with_state(Arc::new(Hosted { store, settings, client }))
+}
+
+/// What the buyer typed into the hosted page.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct PayForm {
+    email: String,
+    name: String,
+    line1: String,
+    line2: String,
+    city: String,
+    state: String,
+    postal_code: String,
+    country: String,
+}
+
+fn html_response(status: StatusCode, page: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], page).into_response()
+}
+
+/// The session and its line items, if the fake has it.
+fn session_with_items(store: &Mutex<Store>, id: &str) -> Option<(Value, Vec<Value>)> {
+    let store = lock(store);
+    let session = store.sessions.get(id)?.clone();
+    Some((session, store.line_items.get(id).cloned().unwrap_or_default()))
+}
+
+fn not_found_page(id: &str) -> Response {
+    html_response(
+        StatusCode::NOT_FOUND,
+        page_shell(
+            "Checkout session not found",
+            &format!(
+                "<main class=\"card\"><h1>Checkout session not found</h1><p>There is no session <code>{}</code>. \
+                 The local stand-in keeps sessions in memory, so a restart forgets them: start again from the ticket page.</p></main>",
+                esc(id)
+            ),
+        ),
+    )
+}
+
+async fn hosted_page(State(hosted): HostedState, Path(id): Path<String>) -> Response {
+    let Some((session, items)) = session_with_items(&hosted.store, &id) else {
+        return not_found_page(&id);
+    };
+    let form = PayForm { country: default_country(&session), ..PayForm::default() };
+    html_response(StatusCode::OK, checkout_page(&session, &items, &form, None))
+}
+
+fn default_country(session: &Value) -> String {
+    let allowed = allowed_countries(session);
+    if allowed.iter().any(|c| c == "JP") { "JP".into() } else { allowed.first().cloned().unwrap_or_default() }
+}
+
+fn allowed_countries(session: &Value) -> Vec<String> {
+    session["shipping_address_collection"]["allowed_countries"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+async fn hosted_pay(State(hosted): HostedState, Path(id): Path<String>, axum::Form(form): axum::Form<PayForm>) -> Response {
+    let Some((session, items)) = session_with_items(&hosted.store, &id) else {
+        return not_found_page(&id);
+    };
+    let refuse = |message: &str| html_response(StatusCode::BAD_REQUEST, checkout_page(&session, &items, &form, Some(message)));
+    let email = form.email.trim();
+    let name = form.name.trim();
+    if !email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.')) {
+        return refuse("Enter an email address: your ticket and votekey are sent there.");
+    }
+    if name.is_empty() {
+        return refuse("Enter your name.");
+    }
+    let collects_shipping = session["shipping_address_collection"].is_object();
+    let shipping = if collects_shipping {
+        let required = [(&form.line1, "address line 1"), (&form.city, "city"), (&form.postal_code, "postal code"), (&form.country, "country")];
+        if let Some((_, field)) = required.iter().find(|(value, _)| value.trim().is_empty()) {
+            return refuse(&format!("Enter the shipping address: the {field} is missing."));
+        }
+        let optional = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        Some(Address {
+            line1: form.line1.trim().into(),
+            line2: optional(&form.line2),
+            city: form.city.trim().into(),
+            state: optional(&form.state),
+            postal_code: form.postal_code.trim().into(),
+            country: form.country.trim().to_ascii_uppercase(),
+        })
+    } else {
+        None
+    };
+    let buyer = Buyer { email: email.into(), name: name.into(), shipping };
+    let paid = pay_session(&mut lock(&hosted.store), &id, &buyer, PaymentOutcome::Paid);
+    let session = match paid {
+        Ok(session) => session,
+        Err(PayError::NoSuchSession) => return not_found_page(&id),
+        Err(e) => return refuse(&format!("{e}.")),
+    };
+    if let Some(url) = &hosted.settings.webhook_url {
+        deliver_webhook(&hosted, url, "checkout.session.completed", session.clone()).await;
+    }
+    let success_url = session["success_url"].as_str().unwrap_or_default().replace("{CHECKOUT_SESSION_ID}", &id);
+    match axum::http::HeaderValue::from_str(&success_url) {
+        Ok(location) if !success_url.is_empty() => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+        }
+        _ => html_response(StatusCode::OK, page_shell("Paid", "<main class=\"card\"><h1>Paid</h1><p>The session has no success_url to return to.</p></main>")),
+    }
+}
+
+/// POSTs a signed event for `session` to `url`, as Stripe delivers webhooks,
+/// and records the delivery. Signed with the project's own signing code.
+async fn deliver_webhook(hosted: &Hosted, url: &str, event_type: &str, session: Value) -> WebhookDelivery {
+    let session_id = session["id"].as_str().unwrap_or_default().to_owned();
+    let event = event_for(event_type, session);
+    let event_id = event["id"].as_str().unwrap_or_default().to_owned();
+    let body = serde_json::to_vec(&event).expect("events serialize");
+    let signature = tickets::webhook::sign(&body, &hosted.settings.webhook_secret, now_unix());
+    let request = axum::http::Request::post(url)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(header::USER_AGENT, "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .header("stripe-signature", signature)
+        .body(axum::body::Body::from(body));
+    let (status, response) = match request {
+        Err(e) => (None, format!("bad webhook url {url}: {e}")),
+        Ok(request) => {
+            let sent = tokio::time::timeout(Duration::from_secs(20), async {
+                let answer = hosted.client.request(request).await.map_err(|e| e.to_string())?;
+                let status = answer.status().as_u16();
+                let bytes = axum::body::to_bytes(axum::body::Body::new(answer.into_body()), 64 * 1024)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>((status, String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned()))
+            })
+            .await;
+            match sent {
+                Ok(Ok((status, text))) => (Some(status), text),
+                Ok(Err(e)) => (None, e),
+                Err(_) => (None, "timed out after 20 s".into()),
+            }
+        }
+    };
+    let delivery = WebhookDelivery { event_id, event_type: event_type.into(), session_id, url: url.into(), status, response };
+    match delivery.status {
+        Some(s) if (200..300).contains(&s) => {
+            tracing::info!(event = %delivery.event_id, status = s, url, "stand-in delivered {event_type}")
+        }
+        _ => tracing::warn!(event = %delivery.event_id, status = ?delivery.status, response = %delivery.response, url, "stand-in webhook delivery failed (the success page still fulfils)"),
+    }
+    lock(&hosted.store).deliveries.push(delivery.clone());
+    delivery
+}
+
+fn esc(s: &str) -> String {
+    tickets::web::escape_html(s)
+}
+
+/// Currencies Stripe counts in whole units.
+const ZERO_DECIMAL: &[&str] =
+    &["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
+
+/// `¥14,000`, `$12.50`, `12.50 SEK`.
+pub fn format_amount(amount: i64, currency: &str) -> String {
+    let currency = currency.to_ascii_lowercase();
+    let zero_decimal = ZERO_DECIMAL.contains(&currency.as_str());
+    let (whole, cents) = if zero_decimal { (amount.abs(), None) } else { (amount.abs() / 100, Some(amount.abs() % 100)) };
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if let Some(c) = cents {
+        grouped.push_str(&format!(".{c:02}"));
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    match currency.as_str() {
+        "jpy" => format!("{sign}¥{grouped}"),
+        "usd" => format!("{sign}${grouped}"),
+        "eur" => format!("{sign}€{grouped}"),
+        "gbp" => format!("{sign}£{grouped}"),
+        other => format!("{sign}{grouped} {}", other.to_ascii_uppercase()),
+    }
+}
+
+fn page_shell(title: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+ body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; background: #f6f9fc; color: #30313d; }}
+ .banner {{ background: #fff4ce; border-bottom: 1px solid #e8d48a; padding: .7em 1em; text-align: center; font-size: .95em; }}
+ .layout {{ display: flex; flex-wrap: wrap; gap: 2em; max-width: 60em; margin: 2em auto; padding: 0 1em; }}
+ .summary {{ flex: 1 1 20em; }} .pay {{ flex: 1 1 22em; }}
+ .card {{ background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.12); padding: 1.5em; max-width: 40em; margin: 2em auto; }}
+ .pay .card, .summary .card {{ margin: 0; }}
+ .total {{ font-size: 2em; font-weight: 600; margin: .2em 0 .8em; }}
+ table {{ width: 100%; border-collapse: collapse; }} td {{ padding: .45em 0; border-bottom: 1px solid #eee; }} td.amount {{ text-align: right; }}
+ label {{ display: block; font-size: .85em; margin: .8em 0 .25em; color: #6a7383; }}
+ input, select {{ width: 100%; box-sizing: border-box; padding: .6em; border: 1px solid #d5dbe1; border-radius: 6px; font-size: 1em; }}
+ .row {{ display: flex; gap: .8em; }} .row > div {{ flex: 1; }}
+ button {{ width: 100%; margin-top: 1.4em; padding: .8em; font-size: 1.05em; font-weight: 600; color: #fff; background: #635bff; border: 0; border-radius: 6px; cursor: pointer; }}
+ .error {{ background: #fdecea; color: #8a1c1c; border-radius: 6px; padding: .6em .8em; margin-bottom: 1em; }}
+ .muted {{ color: #6a7383; font-size: .85em; }} code {{ font-size: .85em; }}
+ h2 {{ font-size: 1.05em; margin: 1.4em 0 .2em; }}
+</style></head><body>
+<div class="banner" id="stand-in-notice"><strong>Local stand-in for Stripe Checkout.</strong> No real payment happens here: nothing is charged and no card is needed.</div>
+{body}
+</body></html>
+"#,
+        title = esc(title),
+    )
+}
+
+fn checkout_page(session: &Value, items: &[Value], form: &PayForm, error: Option<&str>) -> String {
+    let id = session["id"].as_str().unwrap_or_default();
+    let currency = session["currency"].as_str().unwrap_or("jpy");
+    let total = session["amount_total"].as_i64().unwrap_or_default();
+    if session["status"] == "complete" {
+        let success = session["success_url"].as_str().unwrap_or_default().replace("{CHECKOUT_SESSION_ID}", id);
+        return page_shell(
+            "Already paid",
+            &format!(
+                "<main class=\"card\"><h1>This order is already paid</h1><p>Session <code>{}</code> was paid.</p>\
+                 <p><a href=\"{}\">Continue to the order page</a></p></main>",
+                esc(id),
+                esc(&success)
+            ),
+        );
+    }
+    let mut rows = String::new();
+    for item in items {
+        let description = item["description"].as_str().unwrap_or("Item");
+        let quantity = item["quantity"].as_i64().unwrap_or(1);
+        let amount = item["amount_total"].as_i64().unwrap_or_default();
+        let quantity = if quantity == 1 { String::new() } else { format!(" × {quantity}") };
+        rows.push_str(&format!(
+            "<tr class=\"line-item\"><td>{}{quantity}</td><td class=\"amount\">{}</td></tr>",
+            esc(description),
+            esc(&format_amount(amount, currency))
+        ));
+    }
+    let shipping_amount = session["total_details"]["amount_shipping"].as_i64().unwrap_or_default();
+    if !session["shipping_options"].as_array().is_none_or(|o| o.is_empty()) {
+        rows.push_str(&format!(
+            "<tr><td>Shipping</td><td class=\"amount\">{}</td></tr>",
+            esc(&format_amount(shipping_amount, currency))
+        ));
+    }
+    rows.push_str(&format!(
+        "<tr><td><strong>Total due</strong></td><td class=\"amount\"><strong>{}</strong></td></tr>",
+        esc(&format_amount(total, currency))
+    ));
+    let field = |name: &str, label: &str, value: &str, kind: &str, required: bool, autocomplete: &str| {
+        format!(
+            "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{kind}\" value=\"{}\" autocomplete=\"{autocomplete}\"{}>",
+            esc(value),
+            if required { " required" } else { "" }
+        )
+    };
+    let countries = allowed_countries(session);
+    let shipping = if countries.is_empty() {
+        String::new()
+    } else {
+        let options: String = countries
+            .iter()
+            .map(|c| {
+                let selected = if *c == form.country { " selected" } else { "" };
+                format!("<option value=\"{c}\"{selected}>{c}</option>", c = esc(c))
+            })
+            .collect();
+        format!(
+            "<h2>Shipping address</h2>{}{}<div class=\"row\"><div>{}</div><div>{}</div></div>\
+             <div class=\"row\"><div>{}</div><div><label for=\"country\">Country</label><select id=\"country\" name=\"country\">{options}</select></div></div>",
+            field("line1", "Address line 1", &form.line1, "text", true, "address-line1"),
+            field("line2", "Address line 2 (optional)", &form.line2, "text", false, "address-line2"),
+            field("city", "City", &form.city, "text", true, "address-level2"),
+            field("state", "State / prefecture (optional)", &form.state, "text", false, "address-level1"),
+            field("postal_code", "Postal code", &form.postal_code, "text", true, "postal-code"),
+        )
+    };
+    let error = error.map(|e| format!("<div class=\"error\" id=\"pay-error\">{}</div>", esc(e))).unwrap_or_default();
+    let back = session["cancel_url"]
+        .as_str()
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .map(|u| format!("<p class=\"muted\"><a href=\"{}\">← Back to the ticket page</a></p>", esc(u)))
+        .unwrap_or_default();
+    let body = format!(
+        r#"<div class="layout">
+<section class="summary"><div class="card">
+{back}<div class="muted">Pay (test mode)</div>
+<div class="total" id="total">{total}</div>
+<table id="line-items">{rows}</table>
+<p class="muted">Session <code>{id}</code></p>
+</div></section>
+<section class="pay"><div class="card">
+<form method="post" id="pay-form">
+{error}
+<h2>Contact information</h2>
+{email}
+{name}
+{shipping}
+<h2>Payment</h2>
+<p class="muted">Test mode: no card details are asked for. Pressing Pay marks the session paid, sends the
+<code>checkout.session.completed</code> webhook and returns you to the shop, as Stripe would.</p>
+<button type="submit" id="pay">Pay {total}</button>
+</form>
+</div></section>
+</div>"#,
+        total = esc(&format_amount(total, currency)),
+        id = esc(id),
+        email = field("email", "Email", &form.email, "email", true, "email"),
+        name = field("name", "Full name", &form.name, "text", true, "name"),
+    );
+    page_shell("Pay (local Stripe Checkout stand-in)", &body)
 }

@@ -8,8 +8,10 @@
 //! recovered by the next delivery; the sender checks the lease before sending.
 
 mod dynamo;
+mod file;
 
 pub use dynamo::DynamoLedger;
+pub use file::FileLedger;
 
 use crate::BoxFuture;
 use crate::stripe::PostalAddress;

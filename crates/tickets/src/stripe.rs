@@ -92,7 +92,7 @@ pub struct SessionLineItem {
 }
 
 /// A postal address as Stripe collected it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostalAddress {
     pub line1: Option<String>,
     pub line2: Option<String>,

@@ -1,0 +1,1359 @@
+//! `cargo run --release -p bench`: what Lambda users pay for, measured the way
+//! Lambda runs us (issue 6).
+//!
+//! Each function — `checkout`, `fulfill`, and the `baseline` (a minimal
+//! `lambda_runtime` function answering an empty 200, `src/bin/baseline.rs`) —
+//! runs as a separate process under testbed's Lambda Runtime API emulator,
+//! against moto (behind a counting proxy) and the fake Stripe, all on
+//! loopback. Measured:
+//!
+//! - init: process spawn → first `GET /runtime/invocation/next`, and cold first
+//!   response: spawn → first response posted (medians over `--cold` cold
+//!   starts, a fresh emulator, proxy and process each; cold starts of the three
+//!   functions are interleaved so machine load hits them alike);
+//! - warm latency p50/p99 over `--warm` invocations on one container
+//!   (event queued → response posted; checkout: visitor and bronze events
+//!   alternating; fulfill: signed `checkout.session.completed` events, each for
+//!   a new paid session), plus fulfill's verified duplicates (already emailed);
+//! - peak RSS (`VmHWM`), AWS calls per operation (at the proxy) and Stripe
+//!   calls (at the fake) per request and per container;
+//! - the fakes' own round trips: timing proxies in front of moto and the fake
+//!   Stripe measure, per invocation, how long the fakes took for the
+//!   function's requests, so handler overhead is stated "above the fakes'
+//!   round trips"; as a cross-check, the same Stripe requests are replayed and
+//!   each AWS operation is timed from this process;
+//! - stripped binary sizes; arm64 zip sizes if `target/lambda/*/bootstrap.zip`
+//!   exist (built separately by `cargo lambda build --release --arm64
+//!   --output-format zip`, never by this command).
+//!
+//! It builds nothing: build the functions first, separately from the bench so
+//! Cargo's feature unification cannot change them:
+//! `cargo build --release -p checkout -p fulfill && cargo build --release -p bench`.
+//!
+//! Output: a table on stdout, JSON in `target/bench/results.json`. Budgets
+//! (issue 6) are printed PASS/FAIL; the exit status is non-zero only when a
+//! figure exceeds its budget by more than 2× (an overshoot of the allowance:
+//! for "≤ baseline + 15 ms" that is more than baseline + 30 ms), or when a
+//! function answers wrongly. Timing alone never fails a run by a small margin.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use testbed::moto::{Moto, REGION, workspace_root};
+use testbed::proxy::CountingProxy;
+use testbed::runtime_api::{FunctionProcess, Invocation, InvocationRecord, RuntimeApi, RuntimeApiConfig};
+use testbed::stripe::{Address, Buyer, FakeStripe, PaymentOutcome, RecordedRequest};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Result<T, E = BoxError> = std::result::Result<T, E>;
+type HttpClient = Client<HttpConnector, Body>;
+
+const WEBHOOK_SECRET: &str = "whsec_local_development_secret";
+const PARAMETER: &str = "/tdf-tickets/bench";
+const TABLE: &str = "bench-orders";
+const SENDER_DOMAIN: &str = "tokyodemofest.example";
+const GET_PARAMETER: &str = "AmazonSSM.GetParameter";
+const SEND_EMAIL: &str = "POST /v2/email/outbound-emails";
+/// Samples per operation when timing the fakes directly.
+const RT_SAMPLES: usize = 100;
+
+// ---- settings --------------------------------------------------------------
+
+struct Settings {
+    cold: usize,
+    warm: usize,
+    warmup: usize,
+    duplicates: usize,
+    bin_dir: PathBuf,
+    out: PathBuf,
+}
+
+const USAGE: &str = "usage: bench [--cold N (10)] [--warm N (500)] [--duplicates N (100)] [--quick] \
+[--bin-dir DIR (this executable's dir)] [--out FILE (target/bench/results.json)]";
+
+fn settings() -> Result<Settings> {
+    let exe_dir = std::env::current_exe()?.parent().map(Path::to_path_buf).unwrap_or_default();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let mut s = Settings {
+        cold: 10,
+        warm: 500,
+        warmup: 20,
+        duplicates: 100,
+        bin_dir: std::env::var_os("BENCH_BIN_DIR").map(PathBuf::from).unwrap_or(exe_dir),
+        out: target.join("bench").join("results.json"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--cold" => s.cold = value("--cold")?.parse()?,
+            "--warm" => s.warm = value("--warm")?.parse()?,
+            "--duplicates" => s.duplicates = value("--duplicates")?.parse()?,
+            "--bin-dir" => s.bin_dir = value("--bin-dir")?.into(),
+            "--out" => s.out = value("--out")?.into(),
+            "--quick" => {
+                s.cold = 3;
+                s.warm = 50;
+                s.warmup = 5;
+                s.duplicates = 20;
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other}\n{USAGE}").into()),
+        }
+    }
+    if s.cold == 0 || s.warm == 0 {
+        return Err("--cold and --warm must be at least 1".into());
+    }
+    Ok(s)
+}
+
+// ---- statistics ------------------------------------------------------------
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Nearest-rank percentile.
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
+    v[rank.min(v.len()) - 1]
+}
+
+fn summary(values: &[f64]) -> Value {
+    json!({
+        "n": values.len(),
+        "p50": median(values),
+        "p99": percentile(values, 99.0),
+        "min": values.iter().copied().fold(f64::INFINITY, f64::min),
+        "max": values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        "mean": values.iter().sum::<f64>() / values.len().max(1) as f64,
+    })
+}
+
+// ---- the functions ---------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Baseline,
+    Checkout,
+    Fulfill,
+}
+
+const KINDS: [Kind; 3] = [Kind::Baseline, Kind::Checkout, Kind::Fulfill];
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Baseline => "baseline",
+            Kind::Checkout => "checkout",
+            Kind::Fulfill => "fulfill",
+        }
+    }
+    /// The statuses a correct answer may have. fulfill answers 409 when it finds
+    /// its own claim still held: moto occasionally stalls past the SDK's 3 s
+    /// attempt timeout, the SDK retries, and the retry meets the first attempt's
+    /// claim. Such answers are counted in the outcomes.
+    fn expected_status(self) -> &'static [u64] {
+        match self {
+            Kind::Checkout => &[303],
+            Kind::Baseline => &[200],
+            Kind::Fulfill => &[200, 409],
+        }
+    }
+}
+
+/// Everything the functions talk to, shared by all containers.
+struct Bed {
+    moto: Moto,
+    stripe: FakeStripe,
+    /// In front of moto (each container's counting proxy forwards here) and of the fake Stripe.
+    aws_timing: TimingProxy,
+    stripe_timing: TimingProxy,
+    client: HttpClient,
+    bin_dir: PathBuf,
+    visitor: Value,
+    bronze: Value,
+    fulfill_template: Value,
+    /// The Checkout Session forms the checkout binary sent (visitor, bronze),
+    /// replayed to make sessions for fulfill.
+    forms: Vec<(String, Vec<(String, String)>)>,
+    sessions_made: usize,
+    /// config.example.json, put into SSM.
+    config: String,
+}
+
+/// One execution environment: emulator, proxy (its counts are this container's) and process.
+struct Container {
+    api: RuntimeApi,
+    proxy: CountingProxy,
+    function: FunctionProcess,
+}
+
+impl Container {
+    async fn start(bed: &Bed, kind: Kind) -> Result<Container> {
+        let proxy = CountingProxy::start(bed.aws_timing.url()).await?;
+        let api = RuntimeApi::start_with(RuntimeApiConfig { function_name: kind.name().into(), ..Default::default() })
+            .await?;
+        let mut env = vec![
+            ("CONFIG_PARAMETER".to_owned(), PARAMETER.to_owned()),
+            ("STRIPE_API_BASE".into(), bed.stripe_timing.url()),
+            ("AWS_ENDPOINT_URL".into(), proxy.endpoint_url()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+            // As deployed (template.yaml): JSON logs at info.
+            ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
+            ("RUST_LOG".into(), "info".into()),
+        ];
+        if kind == Kind::Fulfill {
+            env.push(("ORDERS_TABLE".into(), TABLE.into()));
+        }
+        let function = api.spawn_function(bed.bin_dir.join(kind.name()), env)?;
+        Ok(Container { api, proxy, function })
+    }
+
+    /// Delivers `event`; the function must answer (not error) with `status`.
+    async fn invoke(&mut self, event: Value, status: &[u64]) -> Result<(Value, InvocationRecord)> {
+        let record = match self.api.invoke_detailed(event).await {
+            Ok(r) => r,
+            Err(e) => return Err(format!("{e}; exited: {:?}; {}", self.function.try_wait(), self.log_tail()).into()),
+        };
+        let response = match &record.outcome {
+            Invocation::Response(v) => v.clone(),
+            Invocation::Error(e) => return Err(format!("function error {e}; {}", self.log_tail()).into()),
+        };
+        if !response["statusCode"].as_u64().is_some_and(|s| status.contains(&s)) {
+            return Err(format!("expected status {status:?}, got {response}; {}", self.log_tail()).into());
+        }
+        Ok((response, record))
+    }
+
+    fn log_tail(&self) -> String {
+        let logs = self.function.logs().unwrap_or_default();
+        let start = logs.len().saturating_sub(2000);
+        let start = (start..logs.len()).find(|&i| logs.is_char_boundary(i)).unwrap_or(logs.len());
+        format!("log {} ends:\n{}", self.function.log_path().display(), &logs[start..])
+    }
+
+    /// Kill the process and delete its log (kept when something went wrong).
+    fn finish(mut self) {
+        let _ = self.function.kill();
+        let _ = std::fs::remove_file(self.function.log_path());
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A Stripe event body as API Gateway delivers it to fulfill, signed now.
+fn signed_event(template: &Value, body: &str) -> Value {
+    let mut event = template.clone();
+    event["body"] = body.into();
+    event["isBase64Encoded"] = false.into();
+    let headers = &mut event["headers"];
+    headers["content-length"] = body.len().to_string().into();
+    headers["stripe-signature"] = tickets::webhook::sign(body.as_bytes(), WEBHOOK_SECRET, unix_now()).into();
+    event
+}
+
+impl Bed {
+    /// The event for invocation `i` of `kind`; for fulfill, a new paid session's
+    /// completion (made before the clock starts) and its body for re-delivery.
+    async fn event(&mut self, kind: Kind, i: usize) -> Result<(Value, Option<String>)> {
+        Ok(match kind {
+            Kind::Baseline => (self.visitor.clone(), None),
+            Kind::Checkout if i.is_multiple_of(2) => (self.visitor.clone(), None),
+            Kind::Checkout => (self.bronze.clone(), None),
+            Kind::Fulfill => {
+                let id = self.paid_session(i).await?;
+                let body = self.stripe.event("checkout.session.completed", &id).ok_or("no event")?.to_string();
+                (signed_event(&self.fulfill_template, &body), Some(body))
+            }
+        })
+    }
+
+    /// A new Checkout Session (the checkout binary's own form, replayed), paid.
+    async fn paid_session(&mut self, i: usize) -> Result<String> {
+        if self.forms.is_empty() {
+            return Err("no checkout session form recorded yet (checkout must run first)".into());
+        }
+        let (bearer, form) = self.forms[i % self.forms.len()].clone();
+        let body = serde_urlencoded::to_string(&form)?;
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/v1/checkout/sessions", self.stripe.api_base()))
+            .header("authorization", format!("Bearer {bearer}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))?;
+        let (status, body, _) = send(&self.client, request).await?;
+        if status != 200 {
+            return Err(format!("fake Stripe refused a session: {}", String::from_utf8_lossy(&body)).into());
+        }
+        let session: Value = serde_json::from_slice(&body)?;
+        let id = session["id"].as_str().ok_or("session without id")?.to_owned();
+        self.sessions_made += 1;
+        let buyer = Buyer {
+            email: format!("bench-{}-{}@buyers.example.com", std::process::id(), self.sessions_made),
+            name: "Hanako Yamada".into(),
+            shipping: Some(Address {
+                line1: "1-2-3 Jinnan".into(),
+                line2: None,
+                city: "Shibuya-ku".into(),
+                state: Some("Tokyo".into()),
+                postal_code: "150-0041".into(),
+                country: "JP".into(),
+            }),
+        };
+        self.stripe.pay(&id, &buyer, PaymentOutcome::Paid).map_err(|e| format!("pay {id}: {e}"))?;
+        Ok(id)
+    }
+
+    /// Remember the session forms checkout sent (one per distinct ticket).
+    fn record_forms(&mut self) {
+        for r in self.stripe.requests() {
+            if r.method != "POST" || r.path != "/v1/checkout/sessions" {
+                continue;
+            }
+            let price = r.param("line_items[0][price]").map(str::to_owned);
+            let known = self.forms.iter().any(|(_, f)| {
+                f.iter().find(|(k, _)| k == "line_items[0][price]").map(|(_, v)| v.clone()) == price
+            });
+            if !known && let Some(bearer) = r.bearer.clone() {
+                self.forms.push((bearer, r.form.clone()));
+            }
+        }
+    }
+}
+
+/// The config in SSM, the sender's domain verified, the orders table.
+async fn set_up_moto(moto: &Moto, config: &str) -> Result<()> {
+    moto.put_parameter(PARAMETER, config).await?;
+    moto.verify_domain_identity(SENDER_DOMAIN).await?;
+    moto.create_table(TABLE, &[("pk", "S")], &[("pk", "HASH")]).await?;
+    Ok(())
+}
+
+/// moto's `TransactWriteItems` deep-copies the tables it writes to first, so it slows down
+/// as the ledger grows: start fulfill's warm run and the direct timings from
+/// an empty moto.
+async fn reset_moto(bed: &Bed) -> Result<()> {
+    bed.moto.reset().await?;
+    set_up_moto(&bed.moto, &bed.config).await
+}
+
+/// fulfill's warm run resets moto (outside the measurement) this often.
+const MOTO_RESET_EVERY: usize = 100;
+
+async fn send(client: &HttpClient, request: Request<Body>) -> Result<(u16, Vec<u8>, Duration)> {
+    let started = Instant::now();
+    let response = client.request(request).await?;
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(Body::new(response.into_body()), 64 * 1024 * 1024).await?;
+    Ok((status, body.to_vec(), started.elapsed()))
+}
+
+// ---- a timing proxy in front of each fake ---------------------------------------
+
+/// Forwards everything to `upstream` and logs, per request, the operation and
+/// how long the upstream took (request sent → whole response body received).
+/// Put in front of moto (behind the counting proxy) and of the fake Stripe,
+/// it tells how much of each invocation the fakes themselves spent.
+struct TimingProxy {
+    addr: std::net::SocketAddr,
+    inner: std::sync::Arc<TimingInner>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+struct TimingInner {
+    upstream: String,
+    client: HttpClient,
+    log: std::sync::Mutex<Vec<(String, f64)>>,
+}
+
+impl Drop for TimingProxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TimingProxy {
+    async fn start(upstream: String, client: HttpClient) -> Result<TimingProxy> {
+        use axum::serve::ListenerExt;
+        let inner = std::sync::Arc::new(TimingInner { upstream, client, log: Default::default() });
+        let app = axum::Router::new().fallback(timed_forward).with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(TimingProxy { addr, inner, server })
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The requests logged since the last drain: (operation, upstream ms).
+    fn drain(&self) -> Vec<(String, f64)> {
+        std::mem::take(&mut *self.inner.log.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// `X-Amz-Target`, else "METHOD /path" with Checkout Session ids as `{id}`.
+fn operation_name(method: &str, path: &str, headers: &axum::http::HeaderMap) -> String {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        return target.trim().to_owned();
+    }
+    let path: Vec<&str> = path.split('/').map(|seg| if seg.starts_with("cs_") { "{id}" } else { seg }).collect();
+    format!("{method} {}", path.join("/"))
+}
+
+async fn timed_forward(
+    axum::extract::State(inner): axum::extract::State<std::sync::Arc<TimingInner>>,
+    request: Request<Body>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let bad_gateway = |e: String| (axum::http::StatusCode::BAD_GATEWAY, e).into_response();
+    let (mut parts, body) = request.into_parts();
+    let operation = operation_name(parts.method.as_str(), parts.uri.path(), &parts.headers);
+    let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => return bad_gateway(e.to_string()),
+    };
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    parts.uri = match format!("{}{path_and_query}", inner.upstream).parse() {
+        Ok(uri) => uri,
+        Err(e) => return bad_gateway(format!("{e}")),
+    };
+    parts.version = axum::http::Version::HTTP_11;
+    for h in ["connection", "keep-alive", "transfer-encoding"] {
+        parts.headers.remove(h);
+    }
+    parts.headers.insert("content-length", body.len().into());
+    let started = Instant::now();
+    let answer = match inner.client.request(Request::from_parts(parts, Body::from(body))).await {
+        Ok(r) => r,
+        Err(e) => return bad_gateway(e.to_string()),
+    };
+    let (mut parts, incoming) = answer.into_parts();
+    let bytes = match axum::body::to_bytes(Body::new(incoming), 64 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => return bad_gateway(e.to_string()),
+    };
+    let took = ms(started.elapsed());
+    inner.log.lock().unwrap_or_else(|p| p.into_inner()).push((operation, took));
+    for h in ["connection", "keep-alive", "transfer-encoding"] {
+        parts.headers.remove(h);
+    }
+    parts.headers.insert("content-length", bytes.len().into());
+    axum::response::Response::from_parts(parts, Body::from(bytes))
+}
+
+// ---- measurements ----------------------------------------------------------
+
+#[derive(Default)]
+struct Cold {
+    init_ms: Vec<f64>,
+    first_response_ms: Vec<f64>,
+    peak_rss_kib: Vec<u64>,
+    ssm_reads: Vec<usize>,
+    stripe_calls: Vec<usize>,
+    /// Time moto and the fake Stripe spent on the first request...
+    fakes_ms: Vec<f64>,
+    /// ...of which on AWS calls other than SSM (fulfill's DynamoDB and SES).
+    other_aws_ms: Vec<f64>,
+}
+
+#[derive(Default)]
+struct Warm {
+    latency_ms: Vec<f64>,
+    /// Per invocation: time spent in the fakes (upstream of the timing proxies)...
+    fakes_ms: Vec<f64>,
+    /// ...and the rest: latency − fakes.
+    overhead_ms: Vec<f64>,
+    peak_rss_kib: u64,
+    /// GetParameter calls over the container's whole life (cold first request included).
+    ssm_reads: usize,
+    invocations: usize,
+    /// Per operation, over the measured invocations.
+    aws_calls: BTreeMap<String, usize>,
+    stripe_calls: BTreeMap<String, usize>,
+    outcomes: BTreeMap<String, usize>,
+    /// Some of the Stripe requests made, replayed to time the fake.
+    stripe_requests: Vec<RecordedRequest>,
+}
+
+impl Warm {
+    fn per_request(&self, calls: &BTreeMap<String, usize>) -> f64 {
+        calls.values().sum::<usize>() as f64 / self.invocations.max(1) as f64
+    }
+}
+
+/// "GET /v1/checkout/sessions/{id}" for a recorded Stripe request.
+fn stripe_operation(r: &RecordedRequest) -> String {
+    let path: Vec<&str> = r
+        .path
+        .split('/')
+        .map(|seg| if seg.starts_with("cs_") { "{id}" } else { seg })
+        .collect();
+    format!("{} {}", r.method, path.join("/"))
+}
+
+fn outcome_of(response: &Value) -> String {
+    let body = response["body"].as_str().unwrap_or_default();
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|b| b["outcome"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("status {}", response["statusCode"]))
+}
+
+/// Time the fakes spent on the requests logged since the last drain; Stripe
+/// calls by operation are added to `stripe_calls`.
+fn drain_fakes(bed: &Bed, stripe_calls: &mut BTreeMap<String, usize>) -> f64 {
+    let (ssm_stripe, other) = drain_fakes_split(bed, stripe_calls);
+    ssm_stripe + other
+}
+
+/// Like [`drain_fakes`], split: (SSM + Stripe, every other AWS call).
+fn drain_fakes_split(bed: &Bed, stripe_calls: &mut BTreeMap<String, usize>) -> (f64, f64) {
+    let aws = bed.aws_timing.drain();
+    let ssm: f64 = aws.iter().filter(|(op, _)| op == GET_PARAMETER).map(|(_, t)| t).sum();
+    let other: f64 = aws.iter().filter(|(op, _)| op != GET_PARAMETER).map(|(_, t)| t).sum();
+    let stripe = bed.stripe_timing.drain();
+    for (op, _) in &stripe {
+        *stripe_calls.entry(op.clone()).or_default() += 1;
+    }
+    // + 0.0: an empty f64 sum is -0.0.
+    (ssm + stripe.iter().map(|(_, t)| t).sum::<f64>() + 0.0, other + 0.0)
+}
+
+async fn cold_start(bed: &mut Bed, kind: Kind, round: usize, cold: &mut Cold) -> Result<()> {
+    let (event, _) = bed.event(kind, round).await?;
+    drain_fakes(bed, &mut BTreeMap::new());
+    let mut container = Container::start(bed, kind).await?;
+    let (_, record) = container.invoke(event, kind.expected_status()).await?;
+    let spawned = container.function.spawned_at();
+    let first_next = container.api.first_next_at().ok_or("no GET /next recorded")?;
+    let mut stripe_calls = BTreeMap::new();
+    let (ssm_stripe, other) = drain_fakes_split(bed, &mut stripe_calls);
+    cold.fakes_ms.push(ssm_stripe + other);
+    cold.other_aws_ms.push(other);
+    cold.init_ms.push(ms(first_next - spawned));
+    cold.first_response_ms.push(ms(record.completed_at - spawned));
+    cold.peak_rss_kib.push(container.function.peak_rss_kib().unwrap_or(0));
+    cold.ssm_reads.push(container.proxy.count(GET_PARAMETER));
+    cold.stripe_calls.push(stripe_calls.values().sum());
+    container.finish();
+    Ok(())
+}
+
+async fn warm_run(bed: &mut Bed, kind: Kind, settings: &Settings) -> Result<(Warm, Option<Warm>)> {
+    let mut container = Container::start(bed, kind).await?;
+    let mut bodies = Vec::new();
+    // The cold first request and the warm-up are not measured.
+    for i in 0..=settings.warmup {
+        let (event, _) = bed.event(kind, i).await?;
+        container.invoke(event, kind.expected_status()).await?;
+    }
+    let ssm_before = container.proxy.count(GET_PARAMETER);
+    container.proxy.reset_counts();
+    let mut warm = Warm::default();
+    for i in 0..settings.warm {
+        if kind == Kind::Fulfill && i > 0 && i % MOTO_RESET_EVERY == 0 {
+            // Keep moto's tables small (see reset_moto); duplicates come from the last batch.
+            reset_moto(bed).await?;
+            bodies.clear();
+        }
+        // Session creation for fulfill happens here, outside the measurement.
+        let (event, body) = bed.event(kind, i).await?;
+        bed.stripe.clear_requests();
+        drain_fakes(bed, &mut BTreeMap::new());
+        let (response, record) = container.invoke(event, kind.expected_status()).await?;
+        let fakes = drain_fakes(bed, &mut warm.stripe_calls);
+        warm.latency_ms.push(ms(record.latency()));
+        warm.fakes_ms.push(fakes);
+        warm.overhead_ms.push(ms(record.latency()) - fakes);
+        *warm.outcomes.entry(outcome_of(&response)).or_default() += 1;
+        if warm.stripe_requests.len() < RT_SAMPLES {
+            warm.stripe_requests.extend(bed.stripe.requests());
+        }
+        bodies.extend(body);
+    }
+    warm.invocations = settings.warm;
+    warm.aws_calls = container.proxy.counts();
+
+    // fulfill: the same (already emailed) events again, freshly signed, as Stripe retries them.
+    let mut duplicates = None;
+    if kind == Kind::Fulfill && settings.duplicates > 0 {
+        container.proxy.reset_counts();
+        let mut dup = Warm::default();
+        for body in bodies.iter().cycle().take(settings.duplicates) {
+            let event = signed_event(&bed.fulfill_template, body);
+            drain_fakes(bed, &mut BTreeMap::new());
+            let (response, record) = container.invoke(event, kind.expected_status()).await?;
+            let fakes = drain_fakes(bed, &mut dup.stripe_calls);
+            dup.latency_ms.push(ms(record.latency()));
+            dup.fakes_ms.push(fakes);
+            dup.overhead_ms.push(ms(record.latency()) - fakes);
+            *dup.outcomes.entry(outcome_of(&response)).or_default() += 1;
+        }
+        dup.invocations = settings.duplicates;
+        dup.aws_calls = container.proxy.counts();
+        duplicates = Some(dup);
+    }
+    let ssm = |calls: &BTreeMap<String, usize>| calls.get(GET_PARAMETER).copied().unwrap_or(0);
+    warm.ssm_reads = ssm_before + ssm(&warm.aws_calls) + duplicates.as_ref().map_or(0, |d| ssm(&d.aws_calls));
+    warm.peak_rss_kib = container.function.peak_rss_kib().unwrap_or(0);
+    if let Some(d) = duplicates.as_mut() {
+        d.peak_rss_kib = warm.peak_rss_kib;
+        d.ssm_reads = warm.ssm_reads;
+    }
+    container.finish();
+    Ok((warm, duplicates))
+}
+
+// ---- the fakes' own round trips --------------------------------------------
+
+fn aws_auth(service: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20250101/{REGION}/{service}/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000"
+    )
+}
+
+/// One AWS request to `proxy` for `operation`, the `i`-th of its kind.
+fn aws_request(proxy: &CountingProxy, operation: &str, i: usize) -> Result<Request<Body>> {
+    let uri = format!("{}/", proxy.endpoint_url());
+    let base = || Request::builder().method(Method::POST).header("x-amz-date", "20250101T000000Z");
+    let json_target = |service: &str, content_type: &str, body: Value| {
+        base()
+            .uri(&uri)
+            .header("authorization", aws_auth(service))
+            .header("x-amz-target", operation)
+            .header("content-type", content_type)
+            .body(Body::from(body.to_string()))
+    };
+    let dynamo = |body: Value| json_target("dynamodb", "application/x-amz-json-1.0", body);
+    let key = |s: String| json!({"pk": {"S": s}});
+    let pid = std::process::id();
+    Ok(match operation {
+        GET_PARAMETER => json_target(
+            "ssm",
+            "application/x-amz-json-1.1",
+            json!({"Name": PARAMETER, "WithDecryption": true}),
+        )?,
+        "DynamoDB_20120810.GetItem" => {
+            dynamo(json!({"TableName": TABLE, "Key": key(format!("bench-rt#{pid}#{}", i % 10)), "ConsistentRead": true}))?
+        }
+        "DynamoDB_20120810.PutItem" => dynamo(json!({
+            "TableName": TABLE,
+            "Item": {"pk": {"S": format!("bench-rt#{pid}#{i}")}, "status": {"S": "pending"}},
+        }))?,
+        "DynamoDB_20120810.UpdateItem" => dynamo(json!({
+            "TableName": TABLE,
+            "Key": key(format!("bench-rt#{pid}#{}", i % 10)),
+            "UpdateExpression": "SET #s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": "emailed"}},
+        }))?,
+        "DynamoDB_20120810.TransactWriteItems" => dynamo(json!({"TransactItems": [
+            {"Put": {"TableName": TABLE, "Item": {"pk": {"S": format!("bench-rt-tx#{pid}#{i}")}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": TABLE, "Item": {"pk": {"S": format!("votekey#BENCH{pid}X{i}")}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]}))?,
+        SEND_EMAIL => base()
+            .uri(format!("{}/v2/email/outbound-emails", proxy.endpoint_url()))
+            .header("authorization", aws_auth("ses"))
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({
+                    "FromEmailAddress": "Tokyo Demo Fest <tickets@tokyodemofest.example>",
+                    "Destination": {"ToAddresses": [format!("bench-rt-{pid}@buyers.example.com")]},
+                    "Content": {"Simple": {
+                        "Subject": {"Data": "Your ticket"},
+                        "Body": {"Text": {"Data": "votekey BCDFGHJK"}, "Html": {"Data": "<p>votekey BCDFGHJK</p>"}}
+                    }}
+                })
+                .to_string(),
+            ))?,
+        other => return Err(format!("no stand-in request for {other}").into()),
+    })
+}
+
+/// The operation whose timing stands in for `operation` (itself when timed directly).
+fn stand_in(operation: &str) -> &str {
+    match operation {
+        GET_PARAMETER
+        | "DynamoDB_20120810.GetItem"
+        | "DynamoDB_20120810.PutItem"
+        | "DynamoDB_20120810.UpdateItem"
+        | "DynamoDB_20120810.TransactWriteItems"
+        | SEND_EMAIL => operation,
+        op if op.starts_with("DynamoDB_") && (op.contains("Get") || op.contains("Query")) => "DynamoDB_20120810.GetItem",
+        op if op.starts_with("DynamoDB_") => "DynamoDB_20120810.PutItem",
+        op if op.starts_with("AmazonSSM.") => GET_PARAMETER,
+        _ => SEND_EMAIL,
+    }
+}
+
+/// p50 round trip (ms) of each AWS operation through a counting proxy to moto,
+/// and of each recorded Stripe request kind replayed against the fake, from
+/// this process over keep-alive connections, as the functions make them.
+async fn fake_round_trips(bed: &Bed, stripe_samples: &[RecordedRequest]) -> Result<BTreeMap<String, Value>> {
+    // The functions' path: counting proxy -> timing proxy -> moto.
+    let proxy = CountingProxy::start(bed.aws_timing.url()).await?;
+    let mut out = BTreeMap::new();
+    let mut aws_hops = Vec::new();
+    let mut stripe_hops = Vec::new();
+    for op in [
+        GET_PARAMETER,
+        "DynamoDB_20120810.PutItem",
+        "DynamoDB_20120810.GetItem",
+        "DynamoDB_20120810.UpdateItem",
+        "DynamoDB_20120810.TransactWriteItems",
+        SEND_EMAIL,
+    ] {
+        let mut times = Vec::new();
+        for i in 0..RT_SAMPLES + 5 {
+            bed.aws_timing.drain();
+            let (status, body, took) = send(&bed.client, aws_request(&proxy, op, i)?).await?;
+            if !(200..300).contains(&status) {
+                return Err(format!("{op}: HTTP {status}: {}", String::from_utf8_lossy(&body)).into());
+            }
+            let upstream: f64 = bed.aws_timing.drain().iter().map(|(_, t)| t).sum();
+            if i >= 5 {
+                times.push(upstream);
+                aws_hops.push(ms(took) - upstream);
+            }
+        }
+        out.insert(op.to_owned(), summary(&times));
+    }
+    // Stripe: replay what the functions sent, by kind.
+    let mut by_kind: BTreeMap<String, Vec<&RecordedRequest>> = BTreeMap::new();
+    for r in stripe_samples {
+        by_kind.entry(stripe_operation(r)).or_default().push(r);
+    }
+    for (op, requests) in by_kind {
+        let mut times = Vec::new();
+        for (i, r) in requests.iter().cycle().take(RT_SAMPLES + 5).enumerate() {
+            let mut uri = format!("{}{}", bed.stripe_timing.url(), r.path);
+            if !r.query.is_empty() {
+                uri.push('?');
+                uri.push_str(&serde_urlencoded::to_string(&r.query)?);
+            }
+            let mut builder = Request::builder().method(r.method.as_str()).uri(uri);
+            if let Some(bearer) = &r.bearer {
+                builder = builder.header("authorization", format!("Bearer {bearer}"));
+            }
+            let body = if r.form.is_empty() {
+                Body::empty()
+            } else {
+                builder = builder.header("content-type", "application/x-www-form-urlencoded");
+                Body::from(serde_urlencoded::to_string(&r.form)?)
+            };
+            bed.stripe_timing.drain();
+            let (status, body, took) = send(&bed.client, builder.body(body)?).await?;
+            if status != 200 {
+                return Err(format!("{op}: HTTP {status}: {}", String::from_utf8_lossy(&body)).into());
+            }
+            let upstream: f64 = bed.stripe_timing.drain().iter().map(|(_, t)| t).sum();
+            if i >= 5 {
+                times.push(upstream);
+                stripe_hops.push(ms(took) - upstream);
+            }
+        }
+        out.insert(format!("stripe {op}"), summary(&times));
+    }
+    out.insert("hops: AWS call via counting + timing proxy".into(), summary(&aws_hops));
+    out.insert("hops: Stripe call via timing proxy".into(), summary(&stripe_hops));
+    Ok(out)
+}
+
+/// Σ calls per request × the fake's p50 round trip for that call.
+fn fakes_per_request(warm: &Warm, rts: &BTreeMap<String, Value>) -> f64 {
+    let n = warm.invocations.max(1) as f64;
+    let p50 = |key: &str| rts.get(key).and_then(|s| s["p50"].as_f64()).unwrap_or(0.0);
+    let aws: f64 = warm.aws_calls.iter().map(|(op, c)| *c as f64 / n * p50(stand_in(op))).sum();
+    let stripe: f64 = warm.stripe_calls.iter().map(|(op, c)| *c as f64 / n * p50(&format!("stripe {op}"))).sum();
+    aws + stripe
+}
+
+// ---- machine and artifacts ---------------------------------------------------
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()))
+        .unwrap_or_default();
+    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_owned()).unwrap_or_default();
+    json!({
+        "nproc": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "cpu": cpu,
+        "kernel": read("/proc/sys/kernel/osrelease"),
+        "arch": std::env::consts::ARCH,
+        "loadavg_at_start": read("/proc/loadavg"),
+    })
+}
+
+fn file_size(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+// ---- budgets -----------------------------------------------------------------
+
+struct Budget {
+    what: String,
+    /// The figure compared with the allowance (an overhead for "baseline + X" budgets).
+    value: f64,
+    allowance: f64,
+    unit: &'static str,
+    detail: String,
+}
+
+impl Budget {
+    fn pass(&self) -> bool {
+        self.value <= self.allowance
+    }
+    /// Exceeded by more than 2×: the only thing that fails the run.
+    fn hard_fail(&self) -> bool {
+        self.value > 2.0 * self.allowance
+    }
+    fn verdict(&self) -> &'static str {
+        if self.pass() {
+            "PASS"
+        } else if self.hard_fail() {
+            "FAIL (>2x)"
+        } else {
+            "FAIL"
+        }
+    }
+}
+
+// ---- main ----------------------------------------------------------------------
+
+fn fmt_ms(v: f64) -> String {
+    if v.is_nan() { "-".into() } else { format!("{v:.2} ms") }
+}
+
+fn fmt_mb(bytes: f64) -> String {
+    format!("{:.2} MB", bytes / 1e6)
+}
+
+fn ratio(v: f64, base: f64) -> String {
+    if base > 0.0 && v.is_finite() { format!("{:.1}x", v / base) } else { "-".into() }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<ExitCode> {
+    let settings = settings()?;
+    let root = workspace_root();
+    for kind in KINDS {
+        let path = settings.bin_dir.join(kind.name());
+        if !path.is_file() {
+            return Err(format!(
+                "{} is not built. Build first (the functions separately from the bench, so feature \
+                 unification cannot change them):\n  cargo build --release -p checkout -p fulfill && cargo build --release -p bench",
+                path.display()
+            )
+            .into());
+        }
+    }
+    let machine = machine();
+    eprintln!(
+        "bench: {} cold starts and {} warm invocations per function (binaries in {})",
+        settings.cold,
+        settings.warm,
+        settings.bin_dir.display()
+    );
+    let started = Instant::now();
+
+    let moto = Moto::start().await?;
+    let config = std::fs::read_to_string(root.join("config.example.json"))?;
+    set_up_moto(&moto, &config).await?;
+    let stripe = FakeStripe::start().await?;
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build(connector);
+    let aws_timing = TimingProxy::start(moto.endpoint_url(), client.clone()).await?;
+    let stripe_timing = TimingProxy::start(stripe.api_base(), client.clone()).await?;
+    let mut bed = Bed {
+        moto,
+        stripe,
+        aws_timing,
+        stripe_timing,
+        client,
+        bin_dir: settings.bin_dir.clone(),
+        visitor: read_json(&root.join("events/checkout-visitor.json"))?,
+        bronze: read_json(&root.join("events/checkout-bronze-l.json"))?,
+        fulfill_template: read_json(&root.join("events/fulfill-completed.json"))?,
+        forms: Vec::new(),
+        sessions_made: 0,
+        config: config.clone(),
+    };
+
+    // Round 0 warms the page cache (and records checkout's session forms for
+    // fulfill); it is not measured. Rounds interleave the three functions.
+    let mut colds: BTreeMap<&str, Cold> = KINDS.iter().map(|k| (k.name(), Cold::default())).collect();
+    {
+        let mut c = Container::start(&bed, Kind::Checkout).await?;
+        c.invoke(bed.visitor.clone(), &[303]).await?;
+        c.invoke(bed.bronze.clone(), &[303]).await?;
+        c.finish();
+        bed.record_forms();
+        let mut scratch = Cold::default();
+        for kind in [Kind::Baseline, Kind::Fulfill] {
+            cold_start(&mut bed, kind, 0, &mut scratch).await?;
+        }
+    }
+    for round in 0..settings.cold {
+        for kind in KINDS {
+            cold_start(&mut bed, kind, round, colds.get_mut(kind.name()).unwrap()).await?;
+        }
+        eprint!("\rbench: cold start round {}/{}", round + 1, settings.cold);
+    }
+    eprintln!();
+
+    let mut warms: BTreeMap<&str, Warm> = BTreeMap::new();
+    let mut duplicate = None;
+    for kind in KINDS {
+        eprintln!("bench: {} warm invocations of {}", settings.warm, kind.name());
+        if kind == Kind::Fulfill {
+            reset_moto(&bed).await?;
+        }
+        let (warm, dup) = warm_run(&mut bed, kind, &settings).await?;
+        if kind == Kind::Fulfill {
+            duplicate = dup;
+        }
+        warms.insert(kind.name(), warm);
+    }
+    let stripe_samples: Vec<RecordedRequest> = warms.values().flat_map(|w| w.stripe_requests.clone()).collect();
+    eprintln!("bench: timing the fakes' own round trips");
+    reset_moto(&bed).await?;
+    let rts = fake_round_trips(&bed, &stripe_samples).await?;
+
+    // ---- figures -------------------------------------------------------------
+    let size = |kind: Kind| file_size(&settings.bin_dir.join(kind.name())).unwrap_or(0) as f64;
+    let lambda_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("lambda");
+    let zip = |kind: Kind| file_size(&lambda_dir.join(kind.name()).join("bootstrap.zip"));
+
+    struct Row {
+        label: &'static str,
+        values: [f64; 3],
+        fmt: fn(f64) -> String,
+        ratio: bool,
+    }
+    let per = |f: &dyn Fn(Kind) -> f64| [f(Kind::Baseline), f(Kind::Checkout), f(Kind::Fulfill)];
+    let cold = |k: Kind| &colds[k.name()];
+    let warm = |k: Kind| &warms[k.name()];
+    let fakes = |k: Kind| median(&warm(k).fakes_ms);
+    // What the bench's own proxies add per request: AWS calls go through the
+    // counting and the timing proxy, Stripe calls through the timing proxy.
+    let hop = |key: &str| rts.get(key).and_then(|s| s["p50"].as_f64()).unwrap_or(0.0);
+    let hops = |w: &Warm| {
+        w.per_request(&w.aws_calls) * hop("hops: AWS call via counting + timing proxy")
+            + w.per_request(&w.stripe_calls) * hop("hops: Stripe call via timing proxy")
+    };
+    let cold_above = |k: Kind| -> Vec<f64> {
+        let c = cold(k);
+        c.first_response_ms.iter().zip(&c.fakes_ms).map(|(r, f)| r - f).collect()
+    };
+    let direct = |k: Kind| if k == Kind::Baseline { 0.0 } else { fakes_per_request(warm(k), &rts) };
+    let count = |v: f64| format!("{v:.2}");
+    let rows = [
+        Row { label: "init (spawn -> first GET next) p50", values: per(&|k| median(&cold(k).init_ms)), fmt: fmt_ms, ratio: true },
+        Row { label: "cold first response p50", values: per(&|k| median(&cold(k).first_response_ms)), fmt: fmt_ms, ratio: true },
+        Row { label: "cold first response above fakes p50", values: per(&|k| median(&cold_above(k))), fmt: fmt_ms, ratio: true },
+        Row { label: "warm latency p50", values: per(&|k| median(&warm(k).latency_ms)), fmt: fmt_ms, ratio: true },
+        Row { label: "warm latency p99", values: per(&|k| percentile(&warm(k).latency_ms, 99.0)), fmt: fmt_ms, ratio: true },
+        Row { label: "time in the fakes per request p50", values: per(&fakes), fmt: fmt_ms, ratio: false },
+        Row { label: "  (fakes timed directly, sum of p50s)", values: per(&direct), fmt: fmt_ms, ratio: false },
+        Row {
+            label: "warm p50 above the fakes' round trips",
+            values: per(&|k| median(&warm(k).overhead_ms)),
+            fmt: fmt_ms,
+            ratio: true,
+        },
+        Row {
+            label: "warm p99 above the fakes' round trips",
+            values: per(&|k| percentile(&warm(k).overhead_ms, 99.0)),
+            fmt: fmt_ms,
+            ratio: true,
+        },
+        Row {
+            label: "peak RSS (VmHWM, max)",
+            values: per(&|k| {
+                let c = cold(k).peak_rss_kib.iter().copied().max().unwrap_or(0);
+                (c.max(warm(k).peak_rss_kib) * 1024) as f64
+            }),
+            fmt: fmt_mb,
+            ratio: true,
+        },
+        Row { label: "stripped binary", values: per(&size), fmt: fmt_mb, ratio: true },
+        Row {
+            label: "SSM reads per container (max)",
+            values: per(&|k| cold(k).ssm_reads.iter().copied().max().unwrap_or(0).max(warm(k).ssm_reads) as f64),
+            fmt: count,
+            ratio: false,
+        },
+        Row {
+            label: "Stripe calls per request (warm)",
+            values: per(&|k| warm(k).per_request(&warm(k).stripe_calls)),
+            fmt: count,
+            ratio: false,
+        },
+        Row {
+            label: "AWS calls per request (warm)",
+            values: per(&|k| warm(k).per_request(&warm(k).aws_calls)),
+            fmt: count,
+            ratio: false,
+        },
+    ];
+
+    let mut table = String::new();
+    let line = |t: &mut String, cells: [&str; 6]| {
+        t.push_str(&format!(
+            "| {:<38} | {:>10} | {:>10} | {:>7} | {:>10} | {:>7} |\n",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+        ));
+    };
+    line(&mut table, ["figure", "baseline", "checkout", "x base", "fulfill", "x base"]);
+    table.push_str(&format!("|{:-<40}|{:->12}|{:->12}|{:->9}|{:->12}|{:->9}|\n", "", "", "", "", "", ""));
+    let mut json_rows = serde_json::Map::new();
+    for row in &rows {
+        let [b, c, f] = row.values;
+        let r = |v: f64| if row.ratio { ratio(v, b) } else { String::new() };
+        line(&mut table, [row.label, &(row.fmt)(b), &(row.fmt)(c), &r(c), &(row.fmt)(f), &r(f)]);
+        json_rows.insert(row.label.into(), json!({"baseline": b, "checkout": c, "fulfill": f}));
+    }
+    if let Some(d) = &duplicate {
+        let p50 = median(&d.latency_ms);
+        let p99 = percentile(&d.latency_ms, 99.0);
+        let base = median(&warm(Kind::Baseline).latency_ms);
+        let base99 = percentile(&warm(Kind::Baseline).latency_ms, 99.0);
+        let over = median(&d.overhead_ms);
+        let base_over = median(&warm(Kind::Baseline).overhead_ms);
+        line(&mut table, ["duplicate (already emailed) p50", "", "", "", &fmt_ms(p50), &ratio(p50, base)]);
+        line(&mut table, ["duplicate p99", "", "", "", &fmt_ms(p99), &ratio(p99, base99)]);
+        line(&mut table, ["duplicate: time in the fakes p50", "", "", "", &fmt_ms(median(&d.fakes_ms)), ""]);
+        line(&mut table, ["duplicate: p50 above the fakes", "", "", "", &fmt_ms(over), &ratio(over, base_over)]);
+        line(&mut table, ["duplicate: Stripe calls per request", "", "", "", &count(d.per_request(&d.stripe_calls)), ""]);
+        line(&mut table, ["duplicate: AWS calls per request", "", "", "", &count(d.per_request(&d.aws_calls)), ""]);
+    }
+    let zips: Vec<(Kind, Option<u64>)> = KINDS.iter().map(|&k| (k, zip(k))).collect();
+    if zips.iter().any(|(_, z)| z.is_some()) {
+        let z = |k: Kind| zips.iter().find(|(x, _)| *x == k).and_then(|(_, z)| *z);
+        let show = |k: Kind| z(k).map_or("-".into(), |v| fmt_mb(v as f64));
+        line(&mut table, ["arm64 zip (cargo lambda, see note)", &show(Kind::Baseline), &show(Kind::Checkout), "", &show(Kind::Fulfill), ""]);
+    }
+
+    // ---- budgets -------------------------------------------------------------------
+    let row_values = |label: &str| rows.iter().find(|r| r.label == label).map_or([f64::NAN; 3], |r| r.values);
+    let b = Kind::Baseline;
+    let mut budgets = Vec::new();
+    for k in [Kind::Checkout, Kind::Fulfill] {
+        let (init, base_init) = (median(&cold(k).init_ms), median(&cold(b).init_ms));
+        budgets.push(Budget {
+            what: format!("{} init <= baseline + 15 ms", k.name()),
+            value: init - base_init,
+            allowance: 15.0,
+            unit: "ms",
+            detail: format!("{init:.2} ms vs baseline {base_init:.2} ms"),
+        });
+        let (first, base_first) = (median(&cold(k).first_response_ms), median(&cold(b).first_response_ms));
+        if k == Kind::Checkout {
+            budgets.push(Budget {
+                what: format!("{} cold first response <= baseline + 40 ms", k.name()),
+                value: first - base_first,
+                allowance: 40.0,
+                unit: "ms",
+                detail: format!("{first:.2} ms vs baseline {base_first:.2} ms"),
+            });
+        }
+        if k == Kind::Fulfill {
+            // The budget counts one SSM read and one Stripe call; fulfill's first
+            // request also waits for moto's DynamoDB and SES (moto's
+            // TransactWriteItems deep-copies the table): the same budget without that time.
+            let adjusted: Vec<f64> =
+                cold(k).first_response_ms.iter().zip(&cold(k).other_aws_ms).map(|(r, o)| r - o).collect();
+            let adjusted = median(&adjusted);
+            budgets.push(Budget {
+                what: "fulfill cold first response - DynamoDB/SES time <= baseline + 40 ms".into(),
+                value: adjusted - base_first,
+                allowance: 40.0,
+                unit: "ms",
+                detail: format!(
+                    "{adjusted:.2} ms vs baseline {base_first:.2} ms; as measured {first:.2} ms, of which moto's \
+                     DynamoDB + SES p50 {:.2} ms",
+                    median(&cold(k).other_aws_ms)
+                ),
+            });
+        }
+    }
+    for (k, allowance) in [(Kind::Checkout, 2.0), (Kind::Fulfill, 5.0)] {
+        let p50 = median(&warm(k).latency_ms);
+        budgets.push(Budget {
+            what: format!("{} warm p50 <= fakes' round trips + {allowance} ms", k.name()),
+            value: median(&warm(k).overhead_ms),
+            allowance,
+            unit: "ms",
+            detail: format!(
+                "p50 of latency - fakes per invocation; latency p50 {p50:.2} ms, fakes p50 {:.2} ms, baseline p50 {:.2} ms; \
+                 the bench's proxy hops add ~{:.2} ms of it",
+                fakes(k),
+                median(&warm(Kind::Baseline).latency_ms),
+                hops(warm(k))
+            ),
+        });
+    }
+    for k in [Kind::Checkout, Kind::Fulfill] {
+        let rss = row_values("peak RSS (VmHWM, max)")[k as usize];
+        budgets.push(Budget {
+            what: format!("{} peak RSS <= 30 MB", k.name()),
+            value: rss / 1e6,
+            allowance: 30.0,
+            unit: "MB",
+            detail: format!("VmHWM max over {} cold + 1 warm container", settings.cold),
+        });
+        let ssm = row_values("SSM reads per container (max)")[k as usize];
+        budgets.push(Budget {
+            what: format!("{} SSM reads per container <= 1", k.name()),
+            value: ssm,
+            allowance: 1.0,
+            unit: "reads",
+            detail: format!(
+                "cold containers {:?}, warm container {} over {} invocations",
+                cold(k).ssm_reads,
+                warm(k).ssm_reads,
+                settings.warm + settings.warmup + 1 + duplicate.as_ref().filter(|_| k == Kind::Fulfill).map_or(0, |d| d.invocations)
+            ),
+        });
+    }
+    let stripe_per = |k: Kind| warm(k).per_request(&warm(k).stripe_calls);
+    budgets.push(Budget {
+        what: "checkout Stripe calls per request <= 1".into(),
+        value: stripe_per(Kind::Checkout).max(cold(Kind::Checkout).stripe_calls.iter().copied().max().unwrap_or(0) as f64),
+        allowance: 1.0,
+        unit: "calls",
+        detail: format!("{:?} over {} warm requests", warm(Kind::Checkout).stripe_calls, settings.warm),
+    });
+    budgets.push(Budget {
+        what: "fulfill Stripe retrieves per new session <= 1".into(),
+        value: stripe_per(Kind::Fulfill).max(cold(Kind::Fulfill).stripe_calls.iter().copied().max().unwrap_or(0) as f64),
+        allowance: 1.0,
+        unit: "calls",
+        detail: format!("{:?} over {} warm requests", warm(Kind::Fulfill).stripe_calls, settings.warm),
+    });
+    if let Some(d) = &duplicate {
+        budgets.push(Budget {
+            what: "fulfill Stripe calls per verified duplicate = 0".into(),
+            value: d.per_request(&d.stripe_calls),
+            allowance: 0.0,
+            unit: "calls",
+            detail: format!("{} duplicates, outcomes {:?}", d.invocations, d.outcomes),
+        });
+    }
+    for k in [Kind::Checkout, Kind::Fulfill] {
+        budgets.push(Budget {
+            what: format!("{} stripped binary <= 12 MB", k.name()),
+            value: size(k) / 1e6,
+            allowance: 12.0,
+            unit: "MB",
+            detail: format!("{} bytes", size(k)),
+        });
+        if let Some(z) = zip(k) {
+            budgets.push(Budget {
+                what: format!("{} arm64 zip <= 5 MB", k.name()),
+                value: z as f64 / 1e6,
+                allowance: 5.0,
+                unit: "MB",
+                detail: format!("{}", lambda_dir.join(k.name()).join("bootstrap.zip").display()),
+            });
+        }
+    }
+
+    let mut budget_text = String::new();
+    for bgt in &budgets {
+        budget_text.push_str(&format!(
+            "{:<11} {:<52} {:>8.2} {} (allowance {}; {})\n",
+            bgt.verdict(),
+            bgt.what,
+            bgt.value,
+            bgt.unit,
+            bgt.allowance,
+            bgt.detail
+        ));
+    }
+
+    let mut notes = String::new();
+    notes.push_str(&format!(
+        "Latencies: event queued at the emulator -> response posted. Medians of {} cold starts (fresh emulator, \
+         proxy and process each, interleaved); warm: {} invocations after {} unmeasured.\n",
+        settings.cold, settings.warm, settings.warmup
+    ));
+    notes.push_str(
+        "Time in the fakes: per invocation, what moto and the fake Stripe took for the function's own requests, \
+         measured by timing proxies in front of them (request sent -> whole answer back); \"above the fakes\" is \
+         latency minus that, per invocation (so it includes the runtime API round trip, the counting proxy hop and the \
+         timing proxy hops). \"Timed directly\": the same Stripe requests replayed and each AWS operation \
+         (a stand-in request) timed from this process; sum of calls x p50.\n",
+    );
+    notes.push_str(&format!(
+        "moto is reset (outside the measurement) before fulfill's warm run and every {MOTO_RESET_EVERY} of its \
+         invocations: its TransactWriteItems deep-copies the table, so it slows as the ledger grows.\n"
+    ));
+    notes.push_str(&format!(
+        "Zip sizes come from a separate command, `cargo lambda build --release --arm64 --output-format zip` \
+         (read from {} if present); this run builds nothing.\n",
+        lambda_dir.display()
+    ));
+    notes.push_str(
+        "Exit status: non-zero only when a figure exceeds its budget by more than 2x (for \"baseline + X\" budgets: \
+         the overhead over the baseline is more than 2X) or a function answers wrongly.\n",
+    );
+
+    let mut rt_text = String::new();
+    for (op, s) in &rts {
+        rt_text.push_str(&format!("  {:<48} p50 {:>6.2} ms  p99 {:>6.2} ms\n", op, s["p50"].as_f64().unwrap_or(f64::NAN), s["p99"].as_f64().unwrap_or(f64::NAN)));
+    }
+
+    println!();
+    println!("{table}");
+    println!("Budgets (issue 6):\n{budget_text}");
+    println!("The fakes' own round trips (per call):\n{rt_text}");
+    for k in [Kind::Checkout, Kind::Fulfill] {
+        println!("{} warm calls: AWS {:?}; Stripe {:?}; outcomes {:?}", k.name(), warm(k).aws_calls, warm(k).stripe_calls, warm(k).outcomes);
+    }
+    if let Some(d) = &duplicate {
+        println!("fulfill duplicates: AWS {:?}; Stripe {:?}; outcomes {:?}", d.aws_calls, d.stripe_calls, d.outcomes);
+    }
+    let mut machine = machine;
+    machine["loadavg_at_end"] = std::fs::read_to_string("/proc/loadavg").map(|s| s.trim().to_owned()).unwrap_or_default().into();
+    println!(
+        "\nMachine: {} x {}, Linux {} ({}); load average at start {}, at end {}. Took {:.0} s.",
+        machine["nproc"], machine["cpu"].as_str().unwrap_or(""), machine["kernel"].as_str().unwrap_or(""), machine["arch"].as_str().unwrap_or(""),
+        machine["loadavg_at_start"].as_str().unwrap_or(""), machine["loadavg_at_end"].as_str().unwrap_or(""), started.elapsed().as_secs_f64()
+    );
+    println!("\n{notes}");
+
+    // ---- JSON ------------------------------------------------------------------------
+    let warm_json = |w: &Warm| {
+        json!({
+            "latency_ms": summary(&w.latency_ms),
+            "fakes_ms": summary(&w.fakes_ms),
+            "above_fakes_ms": summary(&w.overhead_ms),
+            "invocations": w.invocations,
+            "peak_rss_kib": w.peak_rss_kib,
+            "ssm_reads_container": w.ssm_reads,
+            "aws_calls": w.aws_calls,
+            "stripe_calls": w.stripe_calls,
+            "outcomes": w.outcomes,
+            "fakes_timed_directly_ms": fakes_per_request(w, &rts),
+        })
+    };
+    let functions: serde_json::Map<String, Value> = KINDS
+        .iter()
+        .map(|&k| {
+            let c = cold(k);
+            (
+                k.name().to_owned(),
+                json!({
+                    "binary": settings.bin_dir.join(k.name()),
+                    "binary_bytes": size(k),
+                    "arm64_zip_bytes": zip(k),
+                    "init_ms": summary(&c.init_ms),
+                    "cold_first_response_ms": summary(&c.first_response_ms),
+                    "cold_peak_rss_kib": c.peak_rss_kib,
+                    "cold_ssm_reads": c.ssm_reads,
+                    "cold_stripe_calls": c.stripe_calls,
+                    "cold_fakes_ms": summary(&c.fakes_ms),
+                    "warm": warm_json(warm(k)),
+                }),
+            )
+        })
+        .collect();
+    let results = json!({
+        "generated_unix": unix_now(),
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "settings": {"cold": settings.cold, "warm": settings.warm, "warmup": settings.warmup, "duplicates": settings.duplicates},
+        "machine": machine,
+        "functions": functions,
+        "fulfill_duplicates": duplicate.as_ref().map(warm_json),
+        "fake_round_trips_ms": rts,
+        "table": json_rows,
+        "budgets": budgets.iter().map(|b| json!({
+            "budget": b.what, "value": b.value, "allowance": b.allowance, "unit": b.unit,
+            "pass": b.pass(), "exceeded_more_than_2x": b.hard_fail(), "detail": b.detail,
+        })).collect::<Vec<_>>(),
+        "table_text": table,
+        "budgets_text": budget_text,
+    });
+    if let Some(dir) = settings.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&settings.out, serde_json::to_string_pretty(&results)? + "\n")?;
+    println!("JSON: {}", settings.out.display());
+
+    let hard: Vec<&Budget> = budgets.iter().filter(|b| b.hard_fail()).collect();
+    if hard.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for b in hard {
+            eprintln!("bench: budget exceeded by more than 2x: {} ({:.2} {} against {})", b.what, b.value, b.unit, b.allowance);
+        }
+        Ok(ExitCode::from(1))
+    }
+}
