@@ -225,10 +225,22 @@ impl Moto {
     }
 
     /// moto's model dump, `GET /moto-api/data.json`.
+    ///
+    /// moto serialises every backend for this; while a DynamoDB transaction of
+    /// a concurrent test is in flight that can fail with a 500 ("keys must be
+    /// str … not DynamoType"), so a 500 is retried a few times.
     pub async fn data_json(&self) -> io::Result<Value> {
-        let (status, body) = self.request("GET", "/moto-api/data.json", &[], b"").await?;
-        check_status("data.json", status, &body)?;
-        serde_json::from_slice(&body).map_err(io::Error::other)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (status, body) = self.request("GET", "/moto-api/data.json", &[], b"").await?;
+            if status == 500 && attempt < 10 {
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                continue;
+            }
+            check_status("data.json", status, &body)?;
+            return serde_json::from_slice(&body).map_err(io::Error::other);
+        }
     }
 
     /// Everything SES (v1 or v2) accepted since start/reset: simple messages
