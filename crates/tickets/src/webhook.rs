@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
@@ -297,7 +297,7 @@ pub fn sign_with_all(body: &[u8], secrets: &WebhookSecrets, timestamp: i64) -> S
 }
 
 fn signature_bytes(secret: &str, timestamp_text: &str, body: &[u8]) -> [u8; SIGNATURE_LEN] {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes())
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(timestamp_text.as_bytes());
     mac.update(b".");
