@@ -4,7 +4,7 @@
 //! `scripts/test` with
 //!
 //! ```sh
-//! python3 -m venv .venv && .venv/bin/pip install 'moto[ssm,sesv2,ses,dynamodb]' flask flask-cors
+//! scripts/setup   # pip install -r requirements-dev.txt into .venv
 //! ```
 //!
 //! Set `MOTO_SERVER` to the path of another `moto_server` executable to override.
