@@ -95,19 +95,6 @@ impl Lambda {
     }
 }
 
-fn status(response: &Value) -> u16 {
-    response["statusCode"].as_u64().unwrap_or_else(|| panic!("no statusCode in {response}")) as u16
-}
-
-/// A response header, by case-insensitive name.
-fn header<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
-    response["headers"]
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.as_str())
-}
-
 fn body(response: &Value) -> &str {
     response["body"].as_str().unwrap_or_default()
 }
@@ -130,25 +117,6 @@ fn checkout_events() -> Vec<(String, Value, u16)> {
             (name, event, status as u16)
         })
         .collect()
-}
-
-/// The process's log: every non-empty line must be a JSON object.
-fn json_lines(logs: &str) -> Vec<Value> {
-    logs.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| match serde_json::from_str::<Value>(l) {
-            Ok(v) if v.is_object() => v,
-            _ => panic!("not a JSON log line: {l}\nlogs:\n{logs}"),
-        })
-        .collect()
-}
-
-/// An event field of a JSON log line (tracing-subscriber nests them under `fields`).
-fn field<'a>(line: &'a Value, name: &str) -> &'a Value {
-    match &line["fields"][name] {
-        Value::Null => &line[name],
-        v => v,
-    }
 }
 
 /// The per-request log lines (`route = "checkout"`), in order.

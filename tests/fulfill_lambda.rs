@@ -141,41 +141,10 @@ fn fulfill_event(name: &str, session_id: Option<&str>, resign: bool) -> Value {
     event
 }
 
-fn status(response: &Value) -> u16 {
-    response["statusCode"].as_u64().unwrap_or_else(|| panic!("no statusCode in {response}")) as u16
-}
-
-fn header<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
-    response["headers"]
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.as_str())
-}
-
 fn outcome(response: &Value) -> String {
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap_or_default())
         .unwrap_or_else(|_| panic!("not a JSON body: {response}"));
     body["outcome"].as_str().unwrap_or_else(|| panic!("no outcome: {response}")).to_owned()
-}
-
-/// The process's log: every non-empty line must be a JSON object.
-fn json_lines(logs: &str) -> Vec<Value> {
-    logs.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| match serde_json::from_str::<Value>(l) {
-            Ok(v) if v.is_object() => v,
-            _ => panic!("not a JSON log line: {l}\nlogs:\n{logs}"),
-        })
-        .collect()
-}
-
-/// An event field of a JSON log line (tracing-subscriber nests them under `fields`).
-fn field<'a>(line: &'a Value, name: &str) -> &'a Value {
-    match &line["fields"][name] {
-        Value::Null => &line[name],
-        v => v,
-    }
 }
 
 fn assert_nothing_secret(what: &str, text: &str, buyer: &Buyer) {

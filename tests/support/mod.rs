@@ -185,3 +185,38 @@ pub fn resign_event(event: &serde_json::Value, secret: &str, timestamp: i64) -> 
 pub fn request_from_event(event: &serde_json::Value) -> lambda_http::Request {
     lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("not an API Gateway event: {e}"))
 }
+
+// ---- Lambda responses and JSON logs of the binaries under the emulator -------
+
+/// The `statusCode` of an API Gateway response payload.
+pub fn status(response: &serde_json::Value) -> u16 {
+    response["statusCode"].as_u64().unwrap_or_else(|| panic!("no statusCode in {response}")) as u16
+}
+
+/// A response header, by case-insensitive name.
+pub fn header<'a>(response: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    response["headers"]
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.as_str())
+}
+
+/// The process's log: every non-empty line must be a JSON object.
+pub fn json_lines(logs: &str) -> Vec<serde_json::Value> {
+    logs.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(v) if v.is_object() => v,
+            _ => panic!("not a JSON log line: {l}\nlogs:\n{logs}"),
+        })
+        .collect()
+}
+
+/// An event field of a JSON log line (tracing-subscriber nests them under `fields`).
+pub fn field<'a>(line: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    match &line["fields"][name] {
+        serde_json::Value::Null => &line[name],
+        v => v,
+    }
+}
