@@ -61,12 +61,7 @@ async fn every_checkout_event_gets_its_expected_status() {
     let bed = Bed::new(example_config()).await;
     let expected: serde_json::Map<String, serde_json::Value> =
         serde_json::from_value(event_json("expected-status.json")).unwrap();
-    let mut names: Vec<String> = std::fs::read_dir(root().join("events"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with("checkout-") && n.ends_with(".json"))
-        .collect();
-    names.sort();
+    let names = event_names("checkout-");
     assert!(names.len() >= 8, "{names:?}");
     for name in names {
         let status = expected.get(&name).and_then(|s| s.as_u64()).unwrap_or_else(|| panic!("{name} has no expected status"));

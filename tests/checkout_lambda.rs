@@ -102,12 +102,7 @@ fn body(response: &Value) -> &str {
 /// Every events/checkout-*.json with its expected status, sorted by name.
 fn checkout_events() -> Vec<(String, Value, u16)> {
     let expected = event_json("expected-status.json");
-    let mut names: Vec<String> = std::fs::read_dir(root().join("events"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with("checkout-") && n.ends_with(".json"))
-        .collect();
-    names.sort();
+    let names = event_names("checkout-");
     assert!(names.len() >= 8, "{names:?}");
     names
         .into_iter()

@@ -102,15 +102,20 @@ pub fn unique_email(prefix: &str) -> String {
     format!("{}@buyers.example.com", unique_name(prefix))
 }
 
-/// Every `events/fulfill-*.json`, sorted by name.
-pub fn fulfill_event_names() -> Vec<String> {
+/// Every `events/<prefix>*.json`, sorted by name.
+pub fn event_names(prefix: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root().join("events"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with("fulfill-") && n.ends_with(".json"))
+        .filter(|n| n.starts_with(prefix) && n.ends_with(".json"))
         .collect();
     names.sort();
     names
+}
+
+/// Every `events/fulfill-*.json`, sorted by name.
+pub fn fulfill_event_names() -> Vec<String> {
+    event_names("fulfill-")
 }
 
 /// The raw (base64-decoded when `isBase64Encoded`) body of an API Gateway event.

@@ -414,17 +414,9 @@ impl Drop for TimingProxy {
 
 impl TimingProxy {
     async fn start(upstream: String, client: HttpClient) -> Result<TimingProxy> {
-        use axum::serve::ListenerExt;
         let inner = std::sync::Arc::new(TimingInner { upstream, client, log: Default::default() });
         let app = axum::Router::new().fallback(timed_forward).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = testbed::serve_loopback(app).await?;
         Ok(TimingProxy { addr, inner, server })
     }
 

@@ -293,15 +293,7 @@ impl Server {
                 (Some(fake), None)
             }
             StripeBackend::Real(_) => {
-                let task = tokio::spawn(async move {
-                    use axum::serve::ListenerExt;
-                    let listener = listener.tap_io(|tcp| {
-                        let _ = tcp.set_nodelay(true);
-                    });
-                    if let Err(e) = axum::serve(listener, router).await {
-                        tracing::error!(error = %e, "server stopped");
-                    }
-                });
+                let task = testbed::serve(listener, router);
                 (None, Some(task))
             }
         };

@@ -37,7 +37,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -116,15 +115,7 @@ impl CountingProxy {
         let inner = Arc::new(Inner { upstream, client, tally: Mutex::new(Tally::default()) });
 
         let app = Router::new().fallback(forward).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        // TCP_NODELAY: without it delayed ACK adds ~40 ms to keep-alive requests.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = crate::serve_loopback(app).await?;
         Ok(CountingProxy { addr, inner, server })
     }
 

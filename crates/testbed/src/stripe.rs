@@ -244,14 +244,7 @@ impl FakeStripe {
             app = app.merge(hosted_router(store.clone(), hosted));
         }
         let app = app.merge(extra);
-        let server = tokio::spawn(async move {
-            // TCP_NODELAY: without it delayed ACK adds ~40 ms to keep-alive requests.
-            use axum::serve::ListenerExt;
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = crate::serve(listener, app);
         Ok(FakeStripe { store, address, server })
     }
 
