@@ -17,7 +17,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tickets::ledger::{Ledger, OrderStatus};
+use tickets::ledger::OrderStatus;
 
 const VOTEKEY_LETTERS: &str = "BCDFGHJKLMNPQRSTVWXYZ";
 

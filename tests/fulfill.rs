@@ -279,12 +279,6 @@ impl Ledger for OneAtATime {
             self.inner.complete(session_id, notice, token, message_id, now).await
         })
     }
-    fn list(&self) -> BoxFuture<'_, Result<Vec<OrderRecord>, LedgerFault>> {
-        Box::pin(async move {
-            let _one = self.lock.lock().await;
-            self.inner.list().await
-        })
-    }
 }
 
 fn webhook_request(body: Body, signature: Option<&str>) -> Request {

@@ -3,8 +3,8 @@
 //! One HTTP server on loopback serves the sample ticket page (`/`), the very
 //! handlers the Lambdas run (`/checkout`, `/fulfill`, through
 //! [`tickets::checkout::Checkout::handle`] and [`tickets::fulfill::Fulfill::handle`]),
-//! a thank-you page, the outbox and the ledger. Stripe is either the fake
-//! from `testbed` (which also serves the hosted Checkout stand-in, and
+//! a thank-you page, the outbox and the ledger. Stripe is either the
+//! stand-in (`stripe-standin`, which also serves the hosted Checkout page and
 //! delivers the signed webhook) or, with a real test key, Stripe itself.
 //! The ledger is a [`FileLedger`], mail goes to an [`OutboxMailer`]: only
 //! what is wired in differs from the Lambda path.
@@ -19,12 +19,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use testbed::stripe::{FakeStripe, FakeStripeOptions, HostedCheckout};
+use localstore::{FileLedger, OutboxMailer};
+use stripe_standin::{FakeStripe, FakeStripeOptions, HostedCheckout};
 use tickets::checkout::Checkout;
-use tickets::config::{Config, ConfigCache, ConfigSource, FileSource, SourceError};
+use tickets::config::{Config, ConfigCache, ConfigSource, FileSource};
+use tickets::doubles::ScriptedSource;
 use tickets::fulfill::Fulfill;
-use tickets::ledger::{FileLedger, Ledger};
-use tickets::outbox::OutboxMailer;
+use tickets::ledger::Ledger;
 use tickets::stripe::{DEFAULT_API_BASE, StripeApi};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -123,23 +124,10 @@ pub fn default_data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("target").join("local")
 }
 
-/// The config text served from memory.
-struct EmbeddedSource(String);
-
-impl ConfigSource for EmbeddedSource {
-    fn fetch(&self) -> tickets::BoxFuture<'_, Result<String, SourceError>> {
-        let text = self.0.clone();
-        Box::pin(async move { Ok(text) })
-    }
-    fn describe(&self) -> String {
-        "built-in config.example.json".into()
-    }
-}
-
 /// Which Stripe the server talks to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StripeBackend {
-    /// The fake from `testbed`, in this process, with the hosted page stand-in.
+    /// The stand-in (`stripe-standin`), in this process, with the hosted page stand-in.
     StandIn,
     /// Stripe's API at this base URL.
     Real(String),
@@ -212,10 +200,13 @@ impl Server {
 
         // The config: the embedded example follows the actual address.
         let source: Box<dyn ConfigSource> = match &options.config {
-            ConfigChoice::Embedded => Box::new(EmbeddedSource(EXAMPLE_CONFIG.replace("http://127.0.0.1:3000", &base))),
+            ConfigChoice::Embedded => Box::new(ScriptedSource::always(EXAMPLE_CONFIG.replace("http://127.0.0.1:3000", &base))),
             ConfigChoice::File(path) => Box::new(FileSource::new(path.clone())),
         };
-        let config_source = source.describe();
+        let config_source = match &options.config {
+            ConfigChoice::Embedded => "built-in config.example.json".to_owned(),
+            ConfigChoice::File(_) => source.describe(),
+        };
         let text = source.fetch().await.map_err(|e| StartError(format!("config: {e}")))?;
         let config = Config::from_json(&text).map_err(|e| StartError(format!("config ({config_source}): {e}")))?;
         let key = config.stripe_secret_key().expose().to_owned();
@@ -293,7 +284,7 @@ impl Server {
                 (Some(fake), None)
             }
             StripeBackend::Real(_) => {
-                let task = testbed::serve(listener, router);
+                let task = stripe_standin::serve(listener, router);
                 (None, Some(task))
             }
         };
@@ -313,7 +304,7 @@ impl Server {
     }
 
     /// Webhooks the stand-in delivered (none with real Stripe).
-    pub fn webhook_deliveries(&self) -> Vec<testbed::stripe::WebhookDelivery> {
+    pub fn webhook_deliveries(&self) -> Vec<stripe_standin::WebhookDelivery> {
         self.fake.as_ref().map(FakeStripe::webhook_deliveries).unwrap_or_default()
     }
 

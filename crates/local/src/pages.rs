@@ -6,9 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write as _;
-use testbed::stripe::{example_prices, format_amount};
+use stripe_standin::{example_prices, format_amount};
 use tickets::config::Catalog;
-use tickets::ledger::Ledger;
 use tickets::web::escape_html as esc;
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -43,15 +42,13 @@ fn page(app: &App, title: &str, body: &str) -> String {
         StripeBackend::StandIn => "Stripe: local stand-in · no real payments".to_owned(),
         StripeBackend::Real(api) => format!("Stripe: test mode at {}", esc(api)),
     };
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title><style>{STYLE}</style></head>\
-         <body><nav><a class=\"brand\" href=\"/\">{event} · local</a><a href=\"/\">Tickets</a>\
+    let body = format!(
+        "<nav><a class=\"brand\" href=\"/\">{event} · local</a><a href=\"/\">Tickets</a>\
          <a href=\"/outbox\">Outbox</a><a href=\"/ledger\">Ledger</a><span class=\"mode\">{mode}</span></nav>\
-         <main>{body}</main></body></html>\n",
-        title = esc(title),
+         <main>{body}</main>",
         event = esc(app.info.event_name.as_deref().unwrap_or("tdf-tickets")),
-    )
+    );
+    tickets::web::html_document(title, STYLE, &body)
 }
 
 /// A price's amount when the stand-in knows it (the example catalog's prices).

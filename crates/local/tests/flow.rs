@@ -8,7 +8,7 @@ use http::{Method, Request, StatusCode, header};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tickets::ledger::{Ledger, OrderStatus};
+use tickets::ledger::OrderStatus;
 
 type Http = Client<HttpConnector, Body>;
 
@@ -25,29 +25,14 @@ async fn send(client: &Http, method: Method, url: &str, form: Option<&str>) -> (
     (status, location, String::from_utf8_lossy(&body).into_owned())
 }
 
-async fn start() -> (tempdir::Dir, local::Server) {
-    let dir = tempdir::Dir::new();
+async fn start() -> (tempfile::TempDir, local::Server) {
+    let dir = tempfile::tempdir().unwrap();
     let mut options = local::Options::defaults();
     options.addr = "127.0.0.1:0".parse().unwrap();
-    options.data_dir = dir.0.clone();
+    options.data_dir = dir.path().to_path_buf();
     (dir, local::Server::start(options).await.unwrap())
 }
 
-mod tempdir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new() -> Dir {
-            let dir = std::env::temp_dir().join(testbed::stripe::random_id("tdf-local-flow-", 12));
-            std::fs::create_dir_all(&dir).unwrap();
-            Dir(dir)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 #[tokio::test]
 async fn bronze_l_from_form_to_votekey_email() {

@@ -1,24 +1,51 @@
 //! The order ledger: one record per Checkout Session, and the claim that
-//! makes "exactly one votekey email" hold across duplicate, concurrent and
+//! makes "exactly one email per notice" hold across duplicate, concurrent and
 //! retried deliveries.
 //!
+//! # The claim/lease protocol
+//!
 //! A notice (the votekey email, or the payment-failed email) is sent only by
-//! whoever holds its claim: a conditional write that succeeds for one caller.
-//! A claim expires after a lease, so a crash between claim and send is
-//! recovered by the next delivery; the sender checks the lease before sending.
+//! whoever holds its claim:
+//!
+//! 1. **Claim** — one conditional write that succeeds only if the order is
+//!    new, `pending`, or holds an *expired* claim for the same notice. It
+//!    sets the claimed status, a random token and `claim_expires_at` (now +
+//!    the lease). For the votekey email the same atomic write reserves the
+//!    key (`votekey#<key>` must not exist) or, on a takeover, keeps the key
+//!    the order already holds.
+//! 2. **Render** the email.
+//! 3. **Check the lease** — the sender starts a send only while the most a
+//!    send may take still fits before `claim_expires_at`.
+//! 4. **Send**.
+//! 5. **Record** — `complete` moves the order to the sent status, conditional
+//!    on the token: a claimant whose lease ran out and was taken over learns
+//!    so and changes nothing.
+//!
+//! Invariants:
+//! - *At most one email per notice per session*: only a live claim's holder
+//!   sends, never after its lease (step 3), and a sent status is final.
+//!   (One window remains: the provider accepts the mail and the process dies
+//!   before step 5; the next claimant then sends the same votekey again.)
+//! - *A votekey is never given to two sessions*: it is reserved in the
+//!   claim's own atomic write, and a takeover keeps the order's key.
+//! - *A paid session is never left without a retry path*: a claim that is
+//!   lost, refused or crashed answers non-2xx or expires, so Stripe's next
+//!   delivery (or the buyer's return) claims it again.
 
 mod dynamo;
-mod file;
+#[cfg(any(test, feature = "doubles"))]
+pub mod memory;
 
 pub use dynamo::DynamoLedger;
-pub use file::FileLedger;
 
 use crate::BoxFuture;
 use crate::stripe::PostalAddress;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Recorded; payment not settled yet (or settled and not yet claimed).
     Pending,
@@ -66,34 +93,77 @@ impl Notice {
     }
 }
 
-/// What an order is, from the retrieved session and the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What an order is, from the retrieved session and the catalog. (Serialised
+/// with the ledger's attribute names, for the local file ledger.)
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OrderDetails {
     pub session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[serde(default, rename = "buyer_name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
     /// Option field → chosen value, e.g. `tshirt` → `l`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
     /// "description × quantity" per line item, for the organizer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_total: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<PostalAddress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
 }
 
+impl OrderDetails {
+    /// Refreshes the details as the ledger's `SET` does: given values
+    /// overwrite, absent ones keep what was recorded.
+    pub fn refresh(&mut self, newer: &OrderDetails) {
+        fn keep<T: Clone>(slot: &mut Option<T>, value: &Option<T>) {
+            if value.is_some() {
+                slot.clone_from(value);
+            }
+        }
+        keep(&mut self.email, &newer.email);
+        keep(&mut self.name, &newer.name);
+        keep(&mut self.ticket, &newer.ticket);
+        keep(&mut self.amount_total, &newer.amount_total);
+        keep(&mut self.currency, &newer.currency);
+        keep(&mut self.shipping_name, &newer.shipping_name);
+        keep(&mut self.shipping_address, &newer.shipping_address);
+        keep(&mut self.locale, &newer.locale);
+        if !newer.options.is_empty() {
+            self.options.clone_from(&newer.options);
+        }
+        if !newer.items.is_empty() {
+            self.items.clone_from(&newer.items);
+        }
+    }
+}
+
 /// An order as the ledger holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRecord {
+    #[serde(flatten)]
     pub details: OrderDetails,
     pub status: OrderStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub votekey: Option<String>,
     pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emailed_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
 }
 
@@ -142,6 +212,13 @@ pub fn refusal(notice: Notice, status: OrderStatus, claim_expires_at: Option<i64
 #[error("order ledger: {0}")]
 pub struct LedgerFault(pub String);
 
+/// A random token identifying one claim.
+fn claim_token() -> Result<String, LedgerFault> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| LedgerFault(format!("random token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// The ledger's storage.
 pub trait Ledger: Send + Sync {
     /// The order, read consistently.
@@ -172,7 +249,4 @@ pub trait Ledger: Send + Sync {
         message_id: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>>;
-
-    /// Every order, newest first (the local dev server's ledger page).
-    fn list(&self) -> BoxFuture<'_, Result<Vec<OrderRecord>, LedgerFault>>;
 }

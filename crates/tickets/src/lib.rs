@@ -5,17 +5,20 @@
 //! Pure parts: [`config`] (the organizer's blob → typed config), [`order`]
 //! (form → [`order::TicketOrder`]), [`session`] (order → Checkout Session
 //! parameters), [`webhook`] (signatures), [`votekey`], [`email`].
-//! Edges: [`stripe::Payments`], [`config::ConfigSource`].
+//! Edges: [`stripe::Payments`], [`ledger::Ledger`], [`mail::Mailer`],
+//! [`config::ConfigSource`]; in-memory doubles of each in `doubles`
+//! (feature `doubles`, for tests and the local tools).
 
 mod aws;
 pub mod checkout;
 pub mod config;
+#[cfg(any(test, feature = "doubles"))]
+pub mod doubles;
 pub mod email;
 pub mod fulfill;
 pub mod ledger;
 pub mod mail;
 pub mod order;
-pub mod outbox;
 pub mod runtime;
 pub mod session;
 pub mod stripe;

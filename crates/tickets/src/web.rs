@@ -33,15 +33,24 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
 
 /// An error answer: a one-line message, as a small HTML page or plain text.
 pub fn error_response(status: StatusCode, message: &str, html: bool, back_link: Option<&str>) -> Response<Body> {
-    let (content_type, body) = if html {
-        ("text/html; charset=utf-8", error_page(status, message, back_link))
-    } else {
-        ("text/plain; charset=utf-8", format!("{message}\n"))
-    };
-    let mut response = Response::new(Body::Text(body));
+    if html {
+        let title = status.canonical_reason().unwrap_or("Error");
+        return html_response(status, message_page(title, message, back_link));
+    }
+    let mut response = Response::new(Body::Text(format!("{message}\n")));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// An HTML page answer, never cached (every page here is about one buyer or one moment).
+pub fn html_response(status: StatusCode, page: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(page));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -56,20 +65,30 @@ pub fn see_other(location: &str) -> Option<Response<Body>> {
     Some(response)
 }
 
-fn error_page(status: StatusCode, message: &str, back_link: Option<&str>) -> String {
-    let title = status.canonical_reason().unwrap_or("Error");
+/// The style of the short message pages (errors, the landing page).
+const MESSAGE_STYLE: &str = "body { font-family: system-ui, sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em }";
+
+/// The one HTML document shell of every page a person sees (the handlers'
+/// pages and the local server's). `style` is CSS and `body` HTML, both
+/// trusted; the title is escaped here.
+pub fn html_document(title: &str, style: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{style}</style></head><body>{body}</body></html>\n",
+        escape_html(title)
+    )
+}
+
+/// A short message page: a heading, one paragraph, and a link back to the
+/// tickets when `back_link` is a web URL.
+pub fn message_page(title: &str, message: &str, back_link: Option<&str>) -> String {
     let back = back_link
         .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
         .map(|url| format!("<p><a href=\"{}\">Back to the tickets</a></p>", escape_html(url)))
         .unwrap_or_default();
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em\">\
-         <h1>{title}</h1><p>{}</p>{back}</body></html>\n",
-        escape_html(message)
-    )
+    let body = format!("<h1>{}</h1><p>{}</p>{back}", escape_html(title), escape_html(message));
+    html_document(title, MESSAGE_STYLE, &body)
 }
 
 pub fn escape_html(s: &str) -> String {

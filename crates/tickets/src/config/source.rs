@@ -12,11 +12,27 @@ use tokio::sync::Mutex;
 #[error("{0}")]
 pub struct SourceError(String);
 
+impl SourceError {
+    pub fn new(reason: impl Into<String>) -> SourceError {
+        SourceError(reason.into())
+    }
+}
+
 /// Reads the raw config text.
 pub trait ConfigSource: Send + Sync {
     fn fetch(&self) -> BoxFuture<'_, Result<String, SourceError>>;
     /// For start-up logs: where the config comes from (never its content).
     fn describe(&self) -> String;
+}
+
+/// A shared source (a test keeps a handle to count its fetches).
+impl<T: ConfigSource> ConfigSource for Arc<T> {
+    fn fetch(&self) -> BoxFuture<'_, Result<String, SourceError>> {
+        (**self).fetch()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
 }
 
 /// An SSM Parameter Store parameter, read with decryption (SecureString).
@@ -147,31 +163,11 @@ impl ConfigCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex as StdMutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::doubles::ScriptedSource;
 
-    /// Answers from a script, one entry per fetch (the last repeats), counting fetches.
-    struct Scripted {
-        answers: StdMutex<Vec<Result<String, String>>>,
-        fetches: Arc<AtomicUsize>,
-    }
-
-    impl ConfigSource for Scripted {
-        fn fetch(&self) -> BoxFuture<'_, Result<String, SourceError>> {
-            self.fetches.fetch_add(1, Ordering::SeqCst);
-            let mut answers = self.answers.lock().unwrap();
-            let answer = if answers.len() > 1 { answers.remove(0) } else { answers[0].clone() };
-            Box::pin(async move { answer.map_err(SourceError) })
-        }
-        fn describe(&self) -> String {
-            "script".into()
-        }
-    }
-
-    fn cache(answers: Vec<Result<String, String>>, ttl: Duration) -> (ConfigCache, Arc<AtomicUsize>) {
-        let fetches = Arc::new(AtomicUsize::new(0));
-        let source = Scripted { answers: StdMutex::new(answers), fetches: fetches.clone() };
-        (ConfigCache::new(Box::new(source), ttl), fetches)
+    fn cache(answers: Vec<Result<String, String>>, ttl: Duration) -> (ConfigCache, Arc<ScriptedSource>) {
+        let source = Arc::new(ScriptedSource::new(answers));
+        (ConfigCache::new(Box::new(source.clone()), ttl), source)
     }
 
     fn good(locale: &str) -> Result<String, String> {
@@ -182,37 +178,37 @@ mod tests {
 
     #[tokio::test]
     async fn fetched_once_within_the_ttl() {
-        let (cache, fetches) = cache(vec![good("ja")], Duration::from_secs(300));
+        let (cache, source) = cache(vec![good("ja")], Duration::from_secs(300));
         for _ in 0..50 {
             assert_eq!(cache.current().await.unwrap().locale(), "ja");
         }
-        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        assert_eq!(source.fetches(), 1);
     }
 
     #[tokio::test]
     async fn refreshed_after_the_ttl() {
-        let (cache, fetches) = cache(vec![good("ja"), good("en")], Duration::ZERO);
+        let (cache, source) = cache(vec![good("ja"), good("en")], Duration::ZERO);
         assert_eq!(cache.current().await.unwrap().locale(), "ja");
         assert_eq!(cache.current().await.unwrap().locale(), "en");
-        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        assert_eq!(source.fetches(), 2);
     }
 
     #[tokio::test]
     async fn a_failed_or_invalid_refresh_keeps_the_last_good_config() {
-        let (cache, fetches) = cache(vec![good("ja"), Err("SSM is down".into()), Ok("{}".into()), good("en")], Duration::ZERO);
+        let (cache, source) = cache(vec![good("ja"), Err("SSM is down".into()), Ok("{}".into()), good("en")], Duration::ZERO);
         assert_eq!(cache.current().await.unwrap().locale(), "ja");
         assert_eq!(cache.current().await.unwrap().locale(), "ja", "fetch error: last good config");
         assert_eq!(cache.current().await.unwrap().locale(), "ja", "invalid blob: last good config");
         assert_eq!(cache.current().await.unwrap().locale(), "en");
-        assert_eq!(fetches.load(Ordering::SeqCst), 4);
+        assert_eq!(source.fetches(), 4);
     }
 
     #[tokio::test]
     async fn never_loaded_is_unavailable_and_retried_on_each_request() {
-        let (cache, fetches) = cache(vec![Err("no such parameter".into()), Err("no such parameter".into()), good("ja")], Duration::from_secs(300));
+        let (cache, source) = cache(vec![Err("no such parameter".into()), Err("no such parameter".into()), good("ja")], Duration::from_secs(300));
         assert!(cache.current().await.is_err());
         assert!(cache.current().await.is_err());
         assert_eq!(cache.current().await.unwrap().locale(), "ja");
-        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        assert_eq!(source.fetches(), 3);
     }
 }

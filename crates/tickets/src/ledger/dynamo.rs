@@ -2,7 +2,9 @@
 //! `pk` — `session#<id>` for orders, `votekey#<key>` for the items that make
 //! votekeys unique.
 
-use super::{ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, refusal};
+use super::{
+    ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, claim_token, refusal,
+};
 use crate::BoxFuture;
 use crate::stripe::PostalAddress;
 use aws_sdk_dynamodb::Client;
@@ -160,11 +162,47 @@ fn record_from_item(item: &Item) -> Option<OrderRecord> {
     })
 }
 
-/// A random token identifying one claim.
-fn claim_token() -> Result<String, LedgerFault> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| LedgerFault(format!("random token: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+/// The claim's conditional update, built once for either way of sending it.
+struct ClaimWrite {
+    assignments: Assignments,
+    condition: String,
+}
+
+fn claim_write(
+    details: &OrderDetails,
+    notice: Notice,
+    votekey: VotekeyUse<'_>,
+    token: &str,
+    now: i64,
+    expires_at: i64,
+) -> ClaimWrite {
+    let (claimed, _) = notice.statuses();
+    let mut a = Assignments::default();
+    a.details(details, now);
+    a.set_if_absent("kind", s("order"));
+    a.set("status", s(claimed.as_str()));
+    a.set("claimed_at", n(now));
+    a.set("claim_expires_at", n(expires_at));
+    a.set("claim_token", s(token));
+    a.value(":pending", s(OrderStatus::Pending.as_str()));
+    a.value(":now", n(now));
+    // New order, pending order, or an expired claim for this same notice.
+    let mut condition =
+        "(attribute_not_exists(pk) OR #status = :pending OR (#status = :status AND #claim_expires_at < :now))"
+            .to_owned();
+    match votekey {
+        VotekeyUse::None => {}
+        VotekeyUse::Reserve(key) => {
+            a.set("votekey", s(key));
+            condition.push_str(" AND attribute_not_exists(#votekey)");
+        }
+        VotekeyUse::Keep(key) => {
+            a.set("votekey", s(key));
+            condition.push_str(" AND #votekey = :votekey");
+        }
+    }
+    a.name("claim_expires_at");
+    ClaimWrite { assignments: a, condition }
 }
 
 impl DynamoLedger {
@@ -175,6 +213,95 @@ impl DynamoLedger {
                 let status = text(item, "status").and_then(|s| OrderStatus::parse(&s)).unwrap_or(OrderStatus::Pending);
                 refusal(notice, status, number(item, "claim_expires_at"), now)
             }
+        }
+    }
+
+    /// The claim as one conditional UpdateItem; `Some` outcome if refused.
+    async fn claim_alone(
+        &self,
+        write: ClaimWrite,
+        details: &OrderDetails,
+        notice: Notice,
+        now: i64,
+    ) -> Result<Option<ClaimOutcome>, LedgerFault> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let ClaimWrite { assignments: a, condition } = write;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", order_key(&details.session_id))
+            .update_expression(a.expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(a.names))
+            .set_expression_attribute_values(Some(a.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(Some(self.refused(notice, c.item.as_ref(), now)))
+                }
+                Some(UpdateItemError::TransactionConflictException(_)) => Ok(Some(ClaimOutcome::InProgress)),
+                _ => Err(fault("UpdateItem (claim)", e)),
+            },
+        }
+    }
+
+    /// The claim and the new votekey's reservation in one transaction.
+    async fn claim_reserving(
+        &self,
+        write: ClaimWrite,
+        details: &OrderDetails,
+        key: &str,
+        notice: Notice,
+        now: i64,
+    ) -> Result<Option<ClaimOutcome>, LedgerFault> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let ClaimWrite { assignments: a, condition } = write;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", order_key(&details.session_id))
+            .update_expression(a.expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(a.names))
+            .set_expression_attribute_values(Some(a.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| LedgerFault(format!("building the claim: {e}")))?;
+        let reservation = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("votekey#{key}")))
+            .item("kind", s("votekey"))
+            .item("session_id", s(&details.session_id))
+            .item("created_at", n(now))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| LedgerFault(format!("building the reservation: {e}")))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(reservation).build())
+            .send()
+            .await;
+        let Err(e) = result else { return Ok(None) };
+        let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
+            return Err(fault("TransactWriteItems (claim)", e));
+        };
+        let reasons = c.cancellation_reasons();
+        let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+        if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+            // A concurrent transaction on the same order: another claimant is at work.
+            Ok(Some(ClaimOutcome::InProgress))
+        } else if failed(0) {
+            Ok(Some(self.refused(notice, reasons.first().and_then(|r| r.item.as_ref()), now)))
+        } else if failed(1) {
+            Ok(Some(ClaimOutcome::VotekeyTaken))
+        } else {
+            Err(LedgerFault(format!("TransactWriteItems (claim) cancelled: {reasons:?}")))
         }
     }
 }
@@ -224,112 +351,16 @@ impl Ledger for DynamoLedger {
         lease_seconds: i64,
     ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>> {
         Box::pin(async move {
-            let (claimed, _) = notice.statuses();
             let token = claim_token()?;
             let expires_at = now + lease_seconds;
-            let mut a = Assignments::default();
-            a.details(details, now);
-            a.set_if_absent("kind", s("order"));
-            a.set("status", s(claimed.as_str()));
-            a.set("claimed_at", n(now));
-            a.set("claim_expires_at", n(expires_at));
-            a.set("claim_token", s(&token));
-            a.value(":pending", s(OrderStatus::Pending.as_str()));
-            a.value(":now", n(now));
-            // New order, pending order, or an expired claim for this same notice.
-            let mut condition =
-                "(attribute_not_exists(pk) OR #status = :pending OR (#status = :status AND #claim_expires_at < :now))"
-                    .to_owned();
-            match votekey {
-                VotekeyUse::None => {}
-                VotekeyUse::Reserve(key) => {
-                    a.set("votekey", s(key));
-                    condition.push_str(" AND attribute_not_exists(#votekey)");
-                }
-                VotekeyUse::Keep(key) => {
-                    a.set("votekey", s(key));
-                    condition.push_str(" AND #votekey = :votekey");
-                }
-            }
-            a.name("claim_expires_at");
-
-            let update = Update::builder()
-                .table_name(&self.table)
-                .key("pk", order_key(&details.session_id))
-                .update_expression(a.expression())
-                .condition_expression(&condition)
-                .set_expression_attribute_names(Some(a.names.clone()))
-                .set_expression_attribute_values(Some(a.values.clone()))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .build()
-                .map_err(|e| LedgerFault(format!("building the claim: {e}")))?;
-
-            let VotekeyUse::Reserve(key) = votekey else {
+            let write = claim_write(details, notice, votekey, &token, now, expires_at);
+            let refused = match votekey {
+                // A new votekey: claim the order and reserve the key atomically.
+                VotekeyUse::Reserve(key) => self.claim_reserving(write, details, key, notice, now).await?,
                 // No new votekey to reserve: one conditional update suffices.
-                let result = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key("pk", order_key(&details.session_id))
-                    .update_expression(a.expression())
-                    .condition_expression(&condition)
-                    .set_expression_attribute_names(Some(a.names))
-                    .set_expression_attribute_values(Some(a.values))
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                    .send()
-                    .await;
-                return match result {
-                    Ok(_) => Ok(ClaimOutcome::Claimed { token, expires_at }),
-                    Err(e) => match e.as_service_error() {
-                        Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
-                            Ok(self.refused(notice, c.item.as_ref(), now))
-                        }
-                        Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::TransactionConflictException(_)) => {
-                            Ok(ClaimOutcome::InProgress)
-                        }
-                        _ => Err(fault("UpdateItem (claim)", e)),
-                    },
-                };
+                VotekeyUse::None | VotekeyUse::Keep(_) => self.claim_alone(write, details, notice, now).await?,
             };
-
-            // A new votekey: claim the order and reserve the key atomically.
-            let reservation = Put::builder()
-                .table_name(&self.table)
-                .item("pk", s(format!("votekey#{key}")))
-                .item("kind", s("votekey"))
-                .item("session_id", s(&details.session_id))
-                .item("created_at", n(now))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| LedgerFault(format!("building the reservation: {e}")))?;
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(update).build())
-                .transact_items(TransactWriteItem::builder().put(reservation).build())
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(ClaimOutcome::Claimed { token, expires_at }),
-                Err(e) => match e.as_service_error() {
-                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        let reasons = c.cancellation_reasons();
-                        let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
-                        // A concurrent transaction on the same order: another claimant is at work.
-                        let conflict = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
-                        if conflict {
-                            Ok(ClaimOutcome::InProgress)
-                        } else if failed(0) {
-                            Ok(self.refused(notice, reasons.first().and_then(|r| r.item.as_ref()), now))
-                        } else if failed(1) {
-                            Ok(ClaimOutcome::VotekeyTaken)
-                        } else {
-                            Err(LedgerFault(format!("TransactWriteItems (claim) cancelled: {reasons:?}")))
-                        }
-                    }
-                    _ => Err(fault("TransactWriteItems (claim)", e)),
-                },
-            }
+            Ok(refused.unwrap_or(ClaimOutcome::Claimed { token, expires_at }))
         })
     }
 
@@ -366,32 +397,6 @@ impl Ledger for DynamoLedger {
                 ) => Ok(false),
                 Err(e) => Err(fault("UpdateItem (complete)", e)),
             }
-        })
-    }
-
-    fn list(&self) -> BoxFuture<'_, Result<Vec<OrderRecord>, LedgerFault>> {
-        Box::pin(async move {
-            let mut orders = Vec::new();
-            let mut start: Option<Item> = None;
-            loop {
-                let page = self
-                    .client
-                    .scan()
-                    .table_name(&self.table)
-                    .filter_expression("begins_with(pk, :prefix)")
-                    .expression_attribute_values(":prefix", s("session#"))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| fault("Scan", e))?;
-                orders.extend(page.items().iter().filter_map(record_from_item));
-                match page.last_evaluated_key {
-                    Some(key) if !key.is_empty() => start = Some(key),
-                    _ => break,
-                }
-            }
-            orders.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-            Ok(orders)
         })
     }
 }

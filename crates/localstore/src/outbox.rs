@@ -3,11 +3,11 @@
 //! to, subject, text and HTML), written whole (temporary file, then rename)
 //! so a reader never sees half an email.
 
-use crate::BoxFuture;
-use crate::mail::{MailFault, Mailer, OutgoingEmail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+use tickets::BoxFuture;
+use tickets::mail::{MailFault, Mailer, OutgoingEmail};
 
 /// One email as the outbox keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,12 +93,9 @@ impl Mailer for OutboxMailer {
                 html: email.html.clone(),
             };
             let io = |e: std::io::Error| MailFault::Unavailable(format!("outbox {}: {e}", self.dir.display()));
-            tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
             let json = serde_json::to_vec_pretty(&stored).map_err(|e| MailFault::Unavailable(e.to_string()))?;
             let name = format!("{sent_at_ms}-{id}.json");
-            let temporary = self.dir.join(format!(".{name}.tmp"));
-            tokio::fs::write(&temporary, json).await.map_err(io)?;
-            tokio::fs::rename(&temporary, self.dir.join(&name)).await.map_err(io)?;
+            crate::write_whole(&self.dir.join(&name), &json).await.map_err(io)?;
             tracing::info!(outbox = %self.dir.display(), file = %name, "email written to the local outbox");
             Ok(id)
         })
@@ -111,8 +108,8 @@ mod tests {
 
     #[tokio::test]
     async fn emails_land_in_the_folder_and_list_back() {
-        let dir = std::env::temp_dir().join(format!("tdf-outbox-{}", random_hex(8).unwrap()));
-        let outbox = OutboxMailer::new(&dir);
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = OutboxMailer::new(dir.path().join("outbox"));
         assert!(outbox.list().await.unwrap().is_empty());
         let email = OutgoingEmail {
             from: "Tickets <t@example.org>".into(),
@@ -130,6 +127,5 @@ mod tests {
         assert_eq!(listed.len(), 2);
         assert!(listed.iter().any(|e| e.id == first));
         assert_eq!(listed[0].html, "<p>BCDFGHJK</p>");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,4 +1,4 @@
-//! A fake Stripe API on loopback, serving objects built from Stripe's own
+//! A stand-in for Stripe: a fake Stripe API on loopback, serving objects built from Stripe's own
 //! published fixtures (`fixtures/stripe/`), recording every request it gets,
 //! and able to fail on demand. The same code is the local stand-in for
 //! Stripe's hosted Checkout in the dev server.
@@ -24,6 +24,28 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+/// Serves `app` on `listener` in a background task, with TCP_NODELAY on
+/// every connection: without it delayed ACK adds ~40 ms to keep-alive
+/// requests and hides the real latency. Aborting the handle stops it.
+pub fn serve(listener: TcpListener, app: Router) -> JoinHandle<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    })
+}
+
+/// Binds a free loopback port and [`serve`]s `app` there.
+pub async fn serve_loopback(app: Router) -> std::io::Result<(std::net::SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    Ok((addr, serve(listener, app)))
+}
 
 const SESSION_FIXTURE: &str = include_str!("../fixtures/stripe/checkout_session.json");
 const ITEM_FIXTURE: &str = include_str!("../fixtures/stripe/item.json");
@@ -244,7 +266,7 @@ impl FakeStripe {
             app = app.merge(hosted_router(store.clone(), hosted));
         }
         let app = app.merge(extra);
-        let server = crate::serve(listener, app);
+        let server = serve(listener, app);
         Ok(FakeStripe { store, address, server })
     }
 

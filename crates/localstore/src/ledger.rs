@@ -1,0 +1,157 @@
+//! The ledger in one local JSON file: the very claim rules of the in-memory
+//! ledger ([`LedgerState`]), made atomic by a mutex held across read → change
+//! → write. One process at a time: two servers sharing the file would not
+//! see each other's claims.
+//!
+//! The file (`{"orders": {...}, "votekeys": {...}}`) is read before and
+//! written after every change, so it can be inspected, or deleted to start
+//! afresh, while the server runs.
+
+use std::path::{Path, PathBuf};
+use tickets::BoxFuture;
+use tickets::doubles::LedgerState;
+use tickets::ledger::{ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, VotekeyUse};
+use tokio::sync::Mutex;
+
+pub struct FileLedger {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl FileLedger {
+    /// The ledger kept in `path` (created, with its folder, on the first write).
+    pub fn new(path: impl Into<PathBuf>) -> FileLedger {
+        FileLedger { path: path.into(), lock: Mutex::new(()) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every order, newest first (the local ledger page and tools).
+    pub async fn list(&self) -> Result<Vec<OrderRecord>, LedgerFault> {
+        let _guard = self.lock.lock().await;
+        Ok(self.load().await?.orders())
+    }
+
+    async fn load(&self) -> Result<LedgerState, LedgerFault> {
+        match tokio::fs::read(&self.path).await {
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(LedgerState::default()),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| LedgerFault(format!("{} is not a ledger file: {e}", self.path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LedgerState::default()),
+            Err(e) => Err(LedgerFault(format!("reading {}: {e}", self.path.display()))),
+        }
+    }
+
+    async fn save(&self, state: &LedgerState) -> Result<(), LedgerFault> {
+        let mut text = serde_json::to_string_pretty(state).map_err(|e| LedgerFault(e.to_string()))?;
+        text.push('\n');
+        crate::write_whole(&self.path, text.as_bytes())
+            .await
+            .map_err(|e| LedgerFault(format!("writing {}: {e}", self.path.display())))
+    }
+
+    /// Applies `change` to the file's state under the lock, writing it back.
+    async fn change<R>(&self, change: impl FnOnce(&mut LedgerState) -> R) -> Result<R, LedgerFault> {
+        let _guard = self.lock.lock().await;
+        let mut state = self.load().await?;
+        let result = change(&mut state);
+        self.save(&state).await?;
+        Ok(result)
+    }
+}
+
+impl Ledger for FileLedger {
+    fn get<'a>(&'a self, session_id: &'a str) -> BoxFuture<'a, Result<Option<OrderRecord>, LedgerFault>> {
+        Box::pin(async move {
+            let _guard = self.lock.lock().await;
+            Ok(self.load().await?.get(session_id))
+        })
+    }
+
+    fn record<'a>(&'a self, details: &'a OrderDetails, now: i64) -> BoxFuture<'a, Result<(), LedgerFault>> {
+        Box::pin(self.change(move |state| state.record(details, now)))
+    }
+
+    fn claim<'a>(
+        &'a self,
+        details: &'a OrderDetails,
+        notice: Notice,
+        votekey: VotekeyUse<'a>,
+        now: i64,
+        lease_seconds: i64,
+    ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>> {
+        Box::pin(async move { self.change(|state| state.claim(details, notice, votekey, now, lease_seconds)).await? })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        session_id: &'a str,
+        notice: Notice,
+        token: &'a str,
+        message_id: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(self.change(move |state| state.complete(session_id, notice, token, message_id, now)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn details(id: &str) -> OrderDetails {
+        OrderDetails { session_id: id.into(), email: Some("buyer@example.com".into()), ..OrderDetails::default() }
+    }
+
+    #[tokio::test]
+    async fn claims_persist_in_the_file_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FileLedger::new(dir.path().join("state").join("ledger.json"));
+        assert_eq!(ledger.get("cs_test_1").await.unwrap(), None);
+        let order = details("cs_test_1");
+        let claimed = ledger.claim(&order, Notice::Votekey, VotekeyUse::Reserve("BCDFGHJK"), 1, 10).await.unwrap();
+        let ClaimOutcome::Claimed { token, .. } = claimed else { panic!("first claim wins") };
+        assert!(ledger.complete("cs_test_1", Notice::Votekey, &token, "msg-1", 2).await.unwrap());
+        let text = std::fs::read_to_string(ledger.path()).unwrap();
+        assert!(text.contains("\"emailed\"") && text.contains("BCDFGHJK"), "{text}");
+        // A new ledger on the same file: a restarted server.
+        let again = FileLedger::new(ledger.path());
+        let orders = again.list().await.unwrap();
+        assert_eq!((orders.len(), orders[0].votekey.as_deref()), (1, Some("BCDFGHJK")));
+        let repeat = again.claim(&order, Notice::Votekey, VotekeyUse::Keep("BCDFGHJK"), 3, 10).await.unwrap();
+        assert_eq!(repeat, ClaimOutcome::AlreadySent);
+    }
+
+    #[tokio::test]
+    async fn a_file_that_is_not_a_ledger_is_a_fault_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.json");
+        std::fs::write(&path, "not json").unwrap();
+        let fault = FileLedger::new(&path).list().await.unwrap_err();
+        assert!(fault.to_string().contains("is not a ledger file"), "{fault}");
+    }
+
+    #[tokio::test]
+    async fn concurrent_claims_have_one_winner() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(FileLedger::new(dir.path().join("ledger.json")));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let ledger = ledger.clone();
+                tokio::spawn(async move {
+                    let key = format!("KEY{i}XXXX");
+                    let order = details("cs_test_race");
+                    ledger.claim(&order, Notice::Votekey, VotekeyUse::Reserve(&key), 50, 10).await.unwrap()
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(matches!(task.await.unwrap(), ClaimOutcome::Claimed { .. }));
+        }
+        assert_eq!(winners, 1);
+    }
+}

@@ -1,0 +1,172 @@
+//! In-memory doubles for every edge trait — [`Payments`], [`Ledger`](crate::ledger::Ledger),
+//! [`Mailer`], [`ConfigSource`] — so the handlers' logic is tested in
+//! milliseconds without a server, and the local tools can run without AWS.
+//! Each can be scripted to fail and counts its calls. Not compiled into the
+//! Lambdas (feature `doubles`).
+
+use crate::BoxFuture;
+use crate::config::{ConfigSource, SourceError, StripeSecretKey};
+use crate::mail::{MailFault, Mailer, OutgoingEmail};
+use crate::session::SessionRequest;
+use crate::stripe::{CreatedSession, Payments, SessionView, StripeFault};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+pub use crate::ledger::memory::{LedgerOp, LedgerState, MemoryLedger};
+
+/// A poisoned lock only means a test panicked elsewhere; the data is still whole.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Stripe as a map of sessions. Created sessions are recorded (not stored:
+/// a test decides what the buyer did by [`MemoryPayments::put`]).
+#[derive(Default)]
+pub struct MemoryPayments {
+    sessions: Mutex<BTreeMap<String, SessionView>>,
+    faults: Mutex<VecDeque<StripeFault>>,
+    created: Mutex<Vec<SessionRequest>>,
+    retrievals: AtomicUsize,
+}
+
+impl MemoryPayments {
+    pub fn new() -> MemoryPayments {
+        MemoryPayments::default()
+    }
+
+    /// Stripe now shows this session.
+    pub fn put(&self, session: SessionView) {
+        lock(&self.sessions).insert(session.id.clone(), session);
+    }
+
+    /// The next call (create or retrieve) fails with `fault`.
+    pub fn fail_next(&self, fault: StripeFault) {
+        lock(&self.faults).push_back(fault);
+    }
+
+    pub fn retrievals(&self) -> usize {
+        self.retrievals.load(Ordering::SeqCst)
+    }
+
+    /// Every session creation asked for, in order.
+    pub fn created(&self) -> Vec<SessionRequest> {
+        lock(&self.created).clone()
+    }
+
+    fn fault(&self) -> Result<(), StripeFault> {
+        lock(&self.faults).pop_front().map_or(Ok(()), Err)
+    }
+}
+
+impl Payments for MemoryPayments {
+    fn create_checkout_session<'a>(
+        &'a self,
+        _key: &'a StripeSecretKey,
+        request: &'a SessionRequest,
+    ) -> BoxFuture<'a, Result<CreatedSession, StripeFault>> {
+        Box::pin(async move {
+            self.fault()?;
+            let mut created = lock(&self.created);
+            created.push(request.clone());
+            let id = format!("cs_test_memory{}", created.len());
+            Ok(CreatedSession { url: format!("https://checkout.stripe.test/c/pay/{id}"), id })
+        })
+    }
+
+    fn retrieve_session<'a>(
+        &'a self,
+        _key: &'a StripeSecretKey,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SessionView>, StripeFault>> {
+        Box::pin(async move {
+            self.retrievals.fetch_add(1, Ordering::SeqCst);
+            self.fault()?;
+            Ok(lock(&self.sessions).get(session_id).cloned())
+        })
+    }
+}
+
+type SendHook = Box<dyn Fn(&OutgoingEmail) + Send + Sync>;
+
+/// A mailer that keeps what it sends; faults and a hook that runs during
+/// each send (a test moves its clock there to expire a lease mid-send).
+#[derive(Default)]
+pub struct MemoryMailer {
+    sent: Mutex<Vec<OutgoingEmail>>,
+    faults: Mutex<VecDeque<MailFault>>,
+    during_send: Mutex<Option<SendHook>>,
+}
+
+impl MemoryMailer {
+    pub fn new() -> MemoryMailer {
+        MemoryMailer::default()
+    }
+
+    pub fn sent(&self) -> Vec<OutgoingEmail> {
+        lock(&self.sent).clone()
+    }
+
+    /// The next send fails with `fault` (and sends nothing).
+    pub fn fail_next(&self, fault: MailFault) {
+        lock(&self.faults).push_back(fault);
+    }
+
+    /// Runs `hook` inside every later send, before it succeeds or fails.
+    pub fn during_send(&self, hook: impl Fn(&OutgoingEmail) + Send + Sync + 'static) {
+        *lock(&self.during_send) = Some(Box::new(hook));
+    }
+}
+
+impl Mailer for MemoryMailer {
+    fn send<'a>(&'a self, email: &'a OutgoingEmail) -> BoxFuture<'a, Result<String, MailFault>> {
+        Box::pin(async move {
+            if let Some(hook) = lock(&self.during_send).as_ref() {
+                hook(email);
+            }
+            if let Some(fault) = lock(&self.faults).pop_front() {
+                return Err(fault);
+            }
+            let mut sent = lock(&self.sent);
+            sent.push(email.clone());
+            Ok(format!("memory-{}", sent.len()))
+        })
+    }
+}
+
+/// Config text from a script: each fetch takes the next answer, the last
+/// one repeats. Counts fetches.
+pub struct ScriptedSource {
+    answers: Mutex<Vec<Result<String, String>>>,
+    fetches: AtomicUsize,
+}
+
+impl ScriptedSource {
+    /// `answers` must not be empty.
+    pub fn new(answers: Vec<Result<String, String>>) -> ScriptedSource {
+        assert!(!answers.is_empty(), "a scripted config source needs an answer");
+        ScriptedSource { answers: Mutex::new(answers), fetches: AtomicUsize::new(0) }
+    }
+
+    /// Always this config text.
+    pub fn always(text: impl Into<String>) -> ScriptedSource {
+        ScriptedSource::new(vec![Ok(text.into())])
+    }
+
+    pub fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+impl ConfigSource for ScriptedSource {
+    fn fetch(&self) -> BoxFuture<'_, Result<String, SourceError>> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let mut answers = lock(&self.answers);
+        let answer = if answers.len() > 1 { answers.remove(0) } else { answers[0].clone() };
+        Box::pin(async move { answer.map_err(SourceError::new) })
+    }
+
+    fn describe(&self) -> String {
+        "config text held in memory".into()
+    }
+}

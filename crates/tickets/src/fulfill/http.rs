@@ -1,0 +1,238 @@
+//! The fulfill function's HTTP side: routing (webhook POST, landing GET),
+//! request checks, the status each result maps to, and response bodies.
+
+use super::machine::{FulfillFault, Outcome};
+use super::{Fulfill, pages};
+use crate::web;
+use crate::webhook::{self, SignatureError};
+use http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use std::time::Instant;
+
+/// Stripe events are a few KiB; anything this large is not one.
+const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// Why a request was refused: the caller's fault (4xx); nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum FulfillError {
+    #[error("use POST for Stripe webhooks or GET with ?session_id=")]
+    MethodNotAllowed,
+    #[error("the request body is too large for a Stripe event")]
+    TooLarge,
+    #[error("{0}")]
+    Signature(#[from] SignatureError),
+    #[error("the verified body is not a Stripe event")]
+    NotAnEvent,
+    #[error("the event does not carry a Checkout Session")]
+    NotASession,
+    #[error("missing or malformed session_id")]
+    BadSessionId,
+}
+
+impl FulfillError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            FulfillError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            FulfillError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self {
+            FulfillError::MethodNotAllowed => "method_not_allowed",
+            FulfillError::TooLarge => "too_large",
+            FulfillError::Signature(_) => "bad_signature",
+            FulfillError::NotAnEvent => "not_an_event",
+            FulfillError::NotASession => "not_a_session",
+            FulfillError::BadSessionId => "bad_session_id",
+        }
+    }
+}
+
+/// A request that did not end in an outcome.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Error(#[from] FulfillError),
+    #[error(transparent)]
+    Fault(#[from] FulfillFault),
+}
+
+impl From<SignatureError> for Failure {
+    fn from(e: SignatureError) -> Failure {
+        Failure::Error(e.into())
+    }
+}
+
+impl From<crate::config::ConfigUnavailable> for Failure {
+    fn from(e: crate::config::ConfigUnavailable) -> Failure {
+        Failure::Fault(e.into())
+    }
+}
+
+impl Failure {
+    fn status(&self) -> StatusCode {
+        match self {
+            Failure::Error(e) => e.status(),
+            Failure::Fault(f) => f.status(),
+        }
+    }
+    fn outcome(&self) -> &'static str {
+        match self {
+            Failure::Error(e) => e.outcome(),
+            Failure::Fault(f) => f.outcome(),
+        }
+    }
+}
+
+/// What the request's log line says besides status and outcome.
+#[derive(Default)]
+struct Note {
+    outcome: Outcome,
+    event_type: Option<String>,
+    session_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    data: EventData,
+}
+#[derive(Deserialize)]
+struct EventData {
+    object: EventObject,
+}
+#[derive(Deserialize)]
+struct EventObject {
+    id: Option<String>,
+    object: Option<String>,
+}
+
+impl Event {
+    fn session_id(&self) -> Result<String, FulfillError> {
+        match (&self.data.object.object, &self.data.object.id) {
+            (Some(kind), Some(id)) if kind == "checkout.session" && is_session_id(id) => Ok(id.clone()),
+            _ => Err(FulfillError::NotASession),
+        }
+    }
+}
+
+pub(super) fn is_session_id(id: &str) -> bool {
+    id.starts_with("cs_") && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl Fulfill {
+    /// Handles one request. Every path ends in a response; one log line each.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let html = web::wants_html(&request);
+        let result = match method {
+            Method::POST => self.webhook(&request).await,
+            Method::GET => self.landing(&request).await,
+            _ => Err(FulfillError::MethodNotAllowed.into()),
+        };
+        let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
+        match result {
+            Ok((reply, note)) => {
+                tracing::info!(
+                    route = "fulfill",
+                    method = %method,
+                    status = reply.status().as_u16(),
+                    outcome = note.outcome.as_str(),
+                    event = note.event_type.as_deref().unwrap_or("-"),
+                    session = note.session_id.as_deref().unwrap_or("-"),
+                    latency_ms,
+                    "fulfill"
+                );
+                reply
+            }
+            Err(failure) => failure_response(&failure, &method, html, latency_ms),
+        }
+    }
+
+    async fn webhook(&self, request: &Request) -> Result<(Response<Body>, Note), Failure> {
+        let body = web::body_bytes(request);
+        if body.len() > MAX_EVENT_BYTES {
+            return Err(FulfillError::TooLarge.into());
+        }
+        let config = self.config.current().await?;
+        let signature = request.headers().get("stripe-signature").and_then(|v| v.to_str().ok());
+        webhook::verify(signature, body, config.webhook_secrets(), config.webhook_tolerance(), self.now())?;
+        let event: Event = serde_json::from_slice(body).map_err(|_| FulfillError::NotAnEvent)?;
+        let mut note = Note { event_type: Some(event.kind.clone()), ..Note::default() };
+        note.outcome = match event.kind.as_str() {
+            "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+                let id = event.session_id()?;
+                note.session_id = Some(id.clone());
+                self.fulfill(&config, &id).await?
+            }
+            "checkout.session.async_payment_failed" => {
+                let id = event.session_id()?;
+                note.session_id = Some(id.clone());
+                self.notify_failure(&config, &id).await?
+            }
+            _ => Outcome::Ignored,
+        };
+        // A duplicate that finds the claim held answers non-2xx: if the holder
+        // crashes, Stripe's retry of this delivery still gets the email out.
+        let status = if note.outcome == Outcome::InProgress { StatusCode::CONFLICT } else { StatusCode::OK };
+        let body = serde_json::json!({ "received": true, "event": event.id, "outcome": note.outcome.as_str() });
+        let mut response = Response::new(Body::Text(body.to_string()));
+        *response.status_mut() = status;
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok((response, note))
+    }
+
+    async fn landing(&self, request: &Request) -> Result<(Response<Body>, Note), Failure> {
+        let id = web::query_param(request, "session_id")
+            .filter(|id| is_session_id(id))
+            .ok_or(FulfillError::BadSessionId)?;
+        let config = self.config.current().await?;
+        let outcome = self.fulfill(&config, &id).await?;
+        let response = pages::landing(&config, outcome).ok_or(FulfillError::BadSessionId)?;
+        Ok((response, Note { outcome, session_id: Some(id), event_type: None }))
+    }
+}
+
+/// The answer to a refused or failed request, and its log line. Stripe shows
+/// the body in the Dashboard; the buyer sees a page.
+fn failure_response(failure: &Failure, method: &Method, html: bool, latency_ms: f64) -> Response<Body> {
+    let status = failure.status();
+    let outcome = failure.outcome();
+    if status.is_server_error() {
+        let error = super::redact_emails(&failure.to_string());
+        tracing::error!(route = "fulfill", method = %method, status = status.as_u16(), outcome, error = %error, latency_ms, "fulfill");
+    } else {
+        tracing::info!(route = "fulfill", method = %method, status = status.as_u16(), outcome, reason = %failure, latency_ms, "fulfill");
+    }
+    let message = if status.is_server_error() && method != Method::POST {
+        "Something went wrong on our side; please reload this page in a minute.".to_owned()
+    } else if status.is_server_error() {
+        format!("temporary failure ({outcome}); please retry")
+    } else {
+        failure.to_string()
+    };
+    let mut response = web::error_response(status, &message, html && method != Method::POST, None);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_checked() {
+        assert!(is_session_id("cs_test_a1b2"));
+        assert!(!is_session_id("pi_123"));
+        assert!(!is_session_id("cs_test_<script>"));
+        assert!(!is_session_id(&format!("cs_{}", "a".repeat(300))));
+    }
+}

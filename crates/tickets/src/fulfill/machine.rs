@@ -1,0 +1,321 @@
+//! The fulfilment state machine: given what the ledger holds and what Stripe
+//! says about a session, what to do — answer, record and wait, or send a
+//! notice through the one claim → render → check lease → send → record path.
+
+use super::Fulfill;
+use super::render::{self, outgoing};
+use crate::config::{Config, ConfigUnavailable};
+use crate::ledger::{ClaimOutcome, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse};
+use crate::mail::MailFault;
+use crate::session::TICKET_METADATA_KEY;
+use crate::stripe::{SessionView, StripeFault};
+use http::StatusCode;
+use std::time::Duration;
+
+/// How a fulfilment ended (each is one log line's `outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outcome {
+    /// We sent the votekey email just now.
+    Emailed,
+    /// The ledger already shows it sent.
+    AlreadyEmailed,
+    /// Another delivery holds the claim right now.
+    InProgress,
+    /// Not paid yet (a delayed method): recorded, waiting.
+    AwaitingPayment,
+    /// The delayed payment failed (the buyer was emailed about it).
+    PaymentFailed,
+    /// We told the buyer that the delayed payment failed.
+    FailureEmailed,
+    /// The failure email was sent already.
+    FailureAlreadyEmailed,
+    /// Nothing to do for this session (e.g. a failure event for a paid order).
+    NotApplicable,
+    /// Paid, but Stripe has no email address for the buyer: logged for the organizer.
+    NoEmailAddress,
+    /// Stripe has no such session.
+    UnknownSession,
+    /// An event type we do not handle.
+    #[default]
+    Ignored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Emailed => "emailed",
+            Outcome::AlreadyEmailed => "already_emailed",
+            Outcome::InProgress => "in_progress",
+            Outcome::AwaitingPayment => "awaiting_payment",
+            Outcome::PaymentFailed => "payment_failed",
+            Outcome::FailureEmailed => "failure_emailed",
+            Outcome::FailureAlreadyEmailed => "failure_already_emailed",
+            Outcome::NotApplicable => "not_applicable",
+            Outcome::NoEmailAddress => "no_email_address",
+            Outcome::UnknownSession => "unknown_session",
+            Outcome::Ignored => "ignored",
+        }
+    }
+
+    /// The outcomes of a notice: sent just now, and found sent already.
+    fn of_notice(notice: Notice) -> (Outcome, Outcome) {
+        match notice {
+            Notice::Votekey => (Outcome::Emailed, Outcome::AlreadyEmailed),
+            Notice::PaymentFailed => (Outcome::FailureEmailed, Outcome::FailureAlreadyEmailed),
+        }
+    }
+}
+
+/// A dependency failed: the answer is 5xx so Stripe (or the buyer) tries
+/// again, and nothing is lost.
+#[derive(Debug, thiserror::Error)]
+pub enum FulfillFault {
+    #[error("the ticket shop is not available right now; please try again in a minute")]
+    ConfigUnavailable(#[from] ConfigUnavailable),
+    #[error("the ticket shop is not configured to send email (email_from)")]
+    NoSender,
+    #[error("Stripe: {0}")]
+    Stripe(#[from] StripeFault),
+    #[error("{0}")]
+    Ledger(#[from] LedgerFault),
+    #[error("{0}")]
+    Mail(#[from] MailFault),
+    #[error("the claim's lease ran out before sending")]
+    LeaseTooShort,
+    #[error("could not draw a votekey: {0}")]
+    Votekey(String),
+}
+
+impl FulfillFault {
+    pub fn status(&self) -> StatusCode {
+        use FulfillFault::*;
+        match self {
+            ConfigUnavailable(_) | NoSender | LeaseTooShort => StatusCode::SERVICE_UNAVAILABLE,
+            Stripe(_) => StatusCode::BAD_GATEWAY,
+            Ledger(_) | Mail(_) | Votekey(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn outcome(&self) -> &'static str {
+        use FulfillFault::*;
+        match self {
+            ConfigUnavailable(_) => "config_unavailable",
+            NoSender => "no_sender",
+            Stripe(_) => "stripe_error",
+            Ledger(_) => "ledger_error",
+            Mail(_) => "mail_error",
+            LeaseTooShort => "lease_too_short",
+            Votekey(_) => "votekey_error",
+        }
+    }
+}
+
+/// What to do about a notice once Stripe's view of the session is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum NextAction {
+    /// Nothing to write: answer with this outcome.
+    Answer(Outcome),
+    /// Record the order's details, then answer with this outcome.
+    Record(Outcome),
+    /// Claim the notice and send it to this address.
+    Send { to: String },
+}
+
+/// The answer the ledger alone gives, before Stripe is asked: a notice that
+/// went out needs no Stripe call.
+pub(super) fn answer_from_ledger(notice: Notice, existing: Option<&OrderRecord>) -> Option<Outcome> {
+    let (_, sent) = notice.statuses();
+    let (_, already) = Outcome::of_notice(notice);
+    existing.is_some_and(|o| o.status == sent).then_some(already)
+}
+
+/// What to do about `notice` for this session, given the ledger's record.
+pub(super) fn next_action(notice: Notice, existing: Option<&OrderRecord>, session: &SessionView) -> NextAction {
+    let settled = session.payment_status.is_settled();
+    match notice {
+        Notice::Votekey if !settled => {
+            let failed = existing.is_some_and(|o| matches!(o.status, OrderStatus::Failed | OrderStatus::FailureClaimed));
+            if failed { NextAction::Answer(Outcome::PaymentFailed) } else { NextAction::Record(Outcome::AwaitingPayment) }
+        }
+        Notice::PaymentFailed if settled => NextAction::Answer(Outcome::NotApplicable),
+        Notice::Votekey | Notice::PaymentFailed => match &session.email {
+            Some(to) => NextAction::Send { to: to.clone() },
+            None => NextAction::Record(Outcome::NoEmailAddress),
+        },
+    }
+}
+
+/// A claim won: ours to send until `expires_at`.
+struct Claim {
+    token: String,
+    expires_at: i64,
+    votekey: Option<String>,
+}
+
+impl Fulfill {
+    /// The fulfilment routine (Stripe's "fulfill_checkout"): idempotent, race-safe.
+    pub async fn fulfill(&self, config: &Config, session_id: &str) -> Result<Outcome, FulfillFault> {
+        self.settle(config, session_id, Notice::Votekey).await
+    }
+
+    /// `checkout.session.async_payment_failed`: tell the buyer once.
+    pub(super) async fn notify_failure(&self, config: &Config, session_id: &str) -> Result<Outcome, FulfillFault> {
+        self.settle(config, session_id, Notice::PaymentFailed).await
+    }
+
+    async fn settle(&self, config: &Config, session_id: &str, notice: Notice) -> Result<Outcome, FulfillFault> {
+        let existing = self.ledger.get(session_id).await?;
+        if let Some(outcome) = answer_from_ledger(notice, existing.as_ref()) {
+            return Ok(outcome);
+        }
+        let Some(session) = self.payments.retrieve_session(config.stripe_secret_key(), session_id).await? else {
+            return Ok(Outcome::UnknownSession);
+        };
+        let details = order_details(&session);
+        match next_action(notice, existing.as_ref(), &session) {
+            NextAction::Answer(outcome) => Ok(outcome),
+            NextAction::Record(outcome) => {
+                self.ledger.record(&details, self.now()).await?;
+                if outcome == Outcome::NoEmailAddress && notice == Notice::Votekey {
+                    tracing::error!(session = session_id, "paid session without an email address: fulfil it by hand");
+                }
+                Ok(outcome)
+            }
+            NextAction::Send { to } => {
+                let kept = existing.and_then(|o| o.votekey);
+                self.deliver(config, notice, &session, &details, to, kept).await
+            }
+        }
+    }
+
+    /// The one path every notice takes: claim → render → check lease → send → record.
+    async fn deliver(
+        &self,
+        config: &Config,
+        notice: Notice,
+        session: &SessionView,
+        details: &OrderDetails,
+        to: String,
+        kept_votekey: Option<String>,
+    ) -> Result<Outcome, FulfillFault> {
+        let from = config.email().from.clone().ok_or(FulfillFault::NoSender)?;
+        let claim = match self.claim(config, notice, details, kept_votekey).await? {
+            Ok(claim) => claim,
+            Err(outcome) => return Ok(outcome),
+        };
+        let rendered = match &claim.votekey {
+            Some(votekey) => render::votekey_email(config, session, details, votekey),
+            None => render::payment_failed_email(config, session),
+        };
+        let email = outgoing(config, from, to, rendered);
+        self.check_lease(claim.expires_at)?;
+        let message_id = self.mailer.send(&email).await?;
+        self.record_sent(&details.session_id, notice, &claim.token, &message_id).await;
+        Ok(Outcome::of_notice(notice).0)
+    }
+
+    /// Claims `notice`; `Err(outcome)` when someone else has it or had it.
+    /// A votekey claim carries the order's kept key, or a fresh draw that is
+    /// drawn again if another order holds it.
+    async fn claim(
+        &self,
+        config: &Config,
+        notice: Notice,
+        details: &OrderDetails,
+        kept_votekey: Option<String>,
+    ) -> Result<Result<Claim, Outcome>, FulfillFault> {
+        // 21^8 keys make a collision rare; a few draws make it vanishing.
+        const DRAWS: usize = 5;
+        let lease = self.timing.lease.as_secs() as i64;
+        for _ in 0..DRAWS {
+            let votekey = match (notice, &kept_votekey) {
+                (Notice::PaymentFailed, _) => None,
+                (Notice::Votekey, Some(kept)) => Some(kept.clone()),
+                (Notice::Votekey, None) => {
+                    Some((self.draw_votekey)(config.votekey_format()).map_err(FulfillFault::Votekey)?)
+                }
+            };
+            let votekey_use = match (&votekey, &kept_votekey) {
+                (None, _) => VotekeyUse::None,
+                (Some(key), Some(_)) => VotekeyUse::Keep(key),
+                (Some(key), None) => VotekeyUse::Reserve(key),
+            };
+            let (_, already) = Outcome::of_notice(notice);
+            return Ok(match self.ledger.claim(details, notice, votekey_use, self.now(), lease).await? {
+                ClaimOutcome::Claimed { token, expires_at } => Ok(Claim { token, expires_at, votekey }),
+                ClaimOutcome::VotekeyTaken => continue,
+                ClaimOutcome::AlreadySent => Err(already),
+                ClaimOutcome::InProgress => Err(Outcome::InProgress),
+                ClaimOutcome::NotApplicable(status) => {
+                    let session = details.session_id.as_str();
+                    tracing::warn!(session, status = status.as_str(), "notice not applicable in this order state");
+                    Err(Outcome::NotApplicable)
+                }
+            });
+        }
+        Err(FulfillFault::Votekey("every key drawn was taken".into()))
+    }
+
+    /// Marks a notice sent. The email is out whatever happens here, so a
+    /// failure must not become a 5xx (Stripe's retry would send it again):
+    /// retry a few times, then log loudly for the organizer and carry on.
+    async fn record_sent(&self, session_id: &str, notice: Notice, token: &str, message_id: &str) {
+        const ATTEMPTS: u64 = 4;
+        for attempt in 1..=ATTEMPTS {
+            match self.ledger.complete(session_id, notice, token, message_id, self.now()).await {
+                Ok(true) => return,
+                Ok(false) => {
+                    tracing::warn!(session = session_id, "claim expired while sending; the ledger shows another claimant");
+                    return;
+                }
+                Err(e) if attempt < ATTEMPTS => {
+                    tracing::warn!(session = session_id, attempt, error = %e, "recording a sent email failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => tracing::error!(
+                    session = session_id,
+                    message_id,
+                    error = %e,
+                    "email sent but not recorded in the ledger: mark the order emailed by hand"
+                ),
+            }
+        }
+    }
+
+    /// Refuses to start a send that could outlive the claim's lease.
+    fn check_lease(&self, expires_at: i64) -> Result<(), FulfillFault> {
+        if self.now() + self.timing.send_budget.as_secs() as i64 > expires_at {
+            return Err(FulfillFault::LeaseTooShort);
+        }
+        Ok(())
+    }
+}
+
+/// What the ledger keeps of a session.
+pub fn order_details(session: &SessionView) -> OrderDetails {
+    let mut options = session.metadata.clone();
+    let ticket = options.remove(TICKET_METADATA_KEY);
+    OrderDetails {
+        session_id: session.id.clone(),
+        email: session.email.clone(),
+        name: session.name.clone(),
+        ticket,
+        options,
+        items: session.line_items.iter().map(|i| format!("{} × {}", i.description, i.quantity)).collect(),
+        amount_total: session.amount_total,
+        currency: session.currency.clone(),
+        shipping_name: session.shipping.as_ref().map(|(name, _)| name.clone()),
+        shipping_address: session.shipping.as_ref().map(|(_, a)| a.clone()),
+        locale: session.locale.clone(),
+    }
+}
+
+/// Email addresses never reach the logs (provider errors sometimes quote them).
+pub fn redact_emails(text: &str) -> String {
+    text.split_inclusive(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"' || c == '\'' || c == ',')
+        .map(|word| {
+            let trimmed = word.trim_end_matches(|c: char| c.is_whitespace() || "<>\"',".contains(c));
+            if trimmed.contains('@') { format!("<redacted>{}", &word[trimmed.len()..]) } else { word.to_owned() }
+        })
+        .collect()
+}

@@ -1,0 +1,112 @@
+//! The `fulfill` handler: Stripe's webhook (POST) and the buyer's return to
+//! the success page (GET `?session_id=cs_…`) both lead to one fulfilment
+//! routine that is safe to run many times, even concurrently.
+//!
+//! Split by concern: [`http`](self) routing, status mapping and response
+//! bodies (`http.rs`); the state machine, what to do with a session given the
+//! ledger's record and Stripe's view, and the one claim → render → check
+//! lease → send → record path every notice takes (`machine.rs`); what each
+//! email says (`render.rs`); and the pages a buyer sees (`pages.rs`). The
+//! claim/lease protocol itself is described in [`crate::ledger`].
+
+mod http;
+mod machine;
+mod pages;
+mod render;
+#[cfg(test)]
+mod tests;
+
+pub use http::FulfillError;
+pub use machine::{FulfillFault, Outcome, order_details, redact_emails};
+
+use crate::config::ConfigCache;
+use crate::ledger::Ledger;
+use crate::mail::Mailer;
+use crate::stripe::Payments;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch; injectable so tests can move time.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64))
+}
+
+/// How long a claim lasts, and the most a send may take. The sender refuses
+/// to start a send unless `send_budget` still fits in its lease, so an
+/// expired claim can never be sent on: the lease may be shorter than the
+/// function timeout and a crashed claim is retried soon.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimTiming {
+    pub lease: Duration,
+    pub send_budget: Duration,
+}
+
+impl Default for ClaimTiming {
+    fn default() -> Self {
+        // The SES client's operation timeout is 6 s (runtime::aws_config); the function's is 15 s.
+        ClaimTiming { lease: Duration::from_secs(10), send_budget: Duration::from_secs(6) }
+    }
+}
+
+/// Draws a fresh votekey (the config's format); injectable so tests can
+/// force collisions.
+pub type VotekeyDraw = Arc<dyn Fn(&crate::votekey::VotekeyFormat) -> Result<String, String> + Send + Sync>;
+
+fn random_votekeys() -> VotekeyDraw {
+    Arc::new(|format| format.generate().map(|k| k.into_string()).map_err(|e| e.to_string()))
+}
+
+/// The fulfill function's state, built once per container.
+pub struct Fulfill {
+    config: Arc<ConfigCache>,
+    payments: Arc<dyn Payments>,
+    ledger: Arc<dyn Ledger>,
+    mailer: Arc<dyn Mailer>,
+    clock: Clock,
+    timing: ClaimTiming,
+    draw_votekey: VotekeyDraw,
+}
+
+impl Fulfill {
+    pub fn new(
+        config: Arc<ConfigCache>,
+        payments: Arc<dyn Payments>,
+        ledger: Arc<dyn Ledger>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Fulfill {
+        Fulfill {
+            config,
+            payments,
+            ledger,
+            mailer,
+            clock: system_clock(),
+            timing: ClaimTiming::default(),
+            draw_votekey: random_votekeys(),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Fulfill {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_timing(mut self, timing: ClaimTiming) -> Fulfill {
+        self.timing = timing;
+        self
+    }
+
+    pub fn with_votekey_draw(mut self, draw: VotekeyDraw) -> Fulfill {
+        self.draw_votekey = draw;
+        self
+    }
+
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.ledger
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+}

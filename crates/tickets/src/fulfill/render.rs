@@ -1,0 +1,76 @@
+//! What each notice's email says, from the config, the session and the
+//! order: the email documents of [`crate::email`], filled in.
+
+use crate::config::Config;
+use crate::email::{self, EmailLanguage, PaymentFailedEmail, RenderedEmail, ShippingAddress, VotekeyEmail};
+use crate::ledger::OrderDetails;
+use crate::mail::OutgoingEmail;
+use crate::stripe::SessionView;
+
+pub(super) fn votekey_email(config: &Config, session: &SessionView, details: &OrderDetails, votekey: &str) -> RenderedEmail {
+    let settings = config.email();
+    let language = EmailLanguage::from_stripe_locale(session.locale.as_deref());
+    let ticket = details.ticket.as_deref().and_then(|id| config.catalog().ticket(id));
+    let ticket_name =
+        ticket.map_or_else(|| details.ticket.clone().unwrap_or_else(|| "Ticket".into()), |t| t.name().to_owned());
+    // Show each chosen option with the catalog's labels ("T-shirt size: L").
+    let labelled: Vec<(String, String)> = details
+        .options
+        .iter()
+        .map(|(field, value)| {
+            let group = ticket.and_then(|t| t.options().iter().find(|g| g.field() == field));
+            let label = group.map_or(field.as_str(), |g| g.label()).to_owned();
+            let choice = group.and_then(|g| g.choice(value)).map_or(value.as_str(), |c| c.label()).to_owned();
+            (label, choice)
+        })
+        .collect();
+    let options: Vec<(&str, &str)> = labelled.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
+    let shipping = session.shipping.as_ref().map(|(name, a)| ShippingAddress {
+        name: name.clone(),
+        line1: a.line1.clone(),
+        line2: a.line2.clone(),
+        city: a.city.clone(),
+        state: a.state.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone(),
+    });
+    let (subject, intro) = match language {
+        EmailLanguage::Japanese => (settings.subject_ja.as_deref(), settings.intro_ja.as_deref()),
+        EmailLanguage::English => (settings.subject.as_deref(), settings.intro.as_deref()),
+    };
+    email::render_votekey(&VotekeyEmail {
+        language,
+        event_name: settings.event_name.as_deref(),
+        buyer_name: details.name.as_deref(),
+        votekey,
+        ticket_name: &ticket_name,
+        options: &options,
+        shipping: shipping.as_ref(),
+        wuhu_url: settings.wuhu_url.as_ref().map(|u| u.as_str()),
+        subject_override: subject,
+        intro_override: intro,
+    })
+}
+
+pub(super) fn payment_failed_email(config: &Config, session: &SessionView) -> RenderedEmail {
+    email::render_payment_failed(&PaymentFailedEmail {
+        language: EmailLanguage::from_stripe_locale(session.locale.as_deref()),
+        event_name: config.email().event_name.as_deref(),
+        buyer_name: session.name.as_deref(),
+        retry_url: config.cancel_url().as_str(),
+        subject_override: None,
+        intro_override: None,
+    })
+}
+
+pub(super) fn outgoing(config: &Config, from: String, to: String, rendered: RenderedEmail) -> OutgoingEmail {
+    OutgoingEmail {
+        from,
+        to,
+        reply_to: config.email().reply_to.clone(),
+        configuration_set: config.email().configuration_set.clone(),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+    }
+}
