@@ -62,8 +62,15 @@ const TABLE: &str = "bench-orders";
 const SENDER_DOMAIN: &str = "tokyodemofest.example";
 const GET_PARAMETER: &str = "AmazonSSM.GetParameter";
 const SEND_EMAIL: &str = "POST /v2/email/outbound-emails";
-/// Samples per operation when timing the fakes directly.
+/// Samples per operation when timing the fakes directly...
 const RT_SAMPLES: usize = 100;
+/// ...after this many untimed ones (connections opened, caches warm).
+const RT_WARMUP: usize = 5;
+/// The keys of the bench's own proxy hops among the fakes' round trips.
+const AWS_HOPS: &str = "hops: AWS call via counting + timing proxy";
+const STRIPE_HOPS: &str = "hops: Stripe call via timing proxy";
+/// The largest body the bench reads or forwards.
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 // ---- settings --------------------------------------------------------------
 
@@ -80,18 +87,17 @@ const USAGE: &str = "usage: bench [--cold N (10)] [--warm N (500)] [--duplicates
 [--bin-dir DIR (this executable's dir)] [--out FILE (target/bench/results.json)]";
 
 fn settings() -> Result<Settings> {
-    let exe_dir = std::env::current_exe()?.parent().map(Path::to_path_buf).unwrap_or_default();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
+    let exe_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let mut s = Settings {
         cold: 10,
         warm: 500,
         warmup: 20,
         duplicates: 100,
         bin_dir: std::env::var_os("BENCH_BIN_DIR").map(PathBuf::from).unwrap_or(exe_dir),
-        out: target.join("bench").join("results.json"),
+        out: target_dir().join("bench").join("results.json"),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -119,6 +125,31 @@ fn settings() -> Result<Settings> {
         return Err("--cold and --warm must be at least 1".into());
     }
     Ok(s)
+}
+
+/// `$CARGO_TARGET_DIR`, else the workspace's `target`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Fails early, with how to build them, when a function's binary is missing.
+fn check_binaries(settings: &Settings) -> Result<()> {
+    for kind in KINDS {
+        let path = settings.bin_dir.join(kind.name());
+        if !path.is_file() {
+            return Err(format!(
+                "{} is not built. Build first (the functions separately from the bench, so feature \
+                 unification cannot change them):\n  cargo build --release -p checkout -p fulfill \
+                 && cargo build --release -p bench",
+                path.display()
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 // ---- statistics ------------------------------------------------------------
@@ -157,6 +188,11 @@ fn summary(values: &[f64]) -> Value {
         "max": values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         "mean": values.iter().sum::<f64>() / values.len().max(1) as f64,
     })
+}
+
+/// The largest value, 0 for none.
+fn max_of<T: Ord + Copy + Default>(values: &[T]) -> T {
+    values.iter().copied().max().unwrap_or_default()
 }
 
 // ---- the functions ---------------------------------------------------------
@@ -221,8 +257,11 @@ struct Container {
 impl Container {
     async fn start(bed: &Bed, kind: Kind) -> Result<Container> {
         let proxy = CountingProxy::start(bed.aws_timing.url()).await?;
-        let api = RuntimeApi::start_with(RuntimeApiConfig { function_name: kind.name().into(), ..Default::default() })
-            .await?;
+        let api = RuntimeApi::start_with(RuntimeApiConfig {
+            function_name: kind.name().into(),
+            ..Default::default()
+        })
+        .await?;
         let mut env = vec![
             ("CONFIG_PARAMETER".to_owned(), PARAMETER.to_owned()),
             ("STRIPE_API_BASE".into(), bed.stripe_timing.url()),
@@ -261,7 +300,9 @@ impl Container {
     fn log_tail(&self) -> String {
         let logs = self.function.logs().unwrap_or_default();
         let start = logs.len().saturating_sub(2000);
-        let start = (start..logs.len()).find(|&i| logs.is_char_boundary(i)).unwrap_or(logs.len());
+        let start = (start..logs.len())
+            .find(|&i| logs.is_char_boundary(i))
+            .unwrap_or(logs.len());
         format!("log {} ends:\n{}", self.function.log_path().display(), &logs[start..])
     }
 
@@ -278,7 +319,9 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A Stripe event body as API Gateway delivers it to fulfill, signed now.
@@ -293,6 +336,34 @@ fn signed_event(template: &Value, body: &str) -> Value {
 }
 
 impl Bed {
+    /// moto (set up) and the fake Stripe, each behind a timing proxy, and the events to send.
+    async fn start(settings: &Settings) -> Result<Bed> {
+        let root = workspace_root();
+        let moto = Moto::start().await?;
+        let config = std::fs::read_to_string(root.join("config.example.json"))?;
+        set_up_moto(&moto, &config).await?;
+        let stripe = FakeStripe::start().await?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build(connector);
+        let aws_timing = TimingProxy::start(moto.endpoint_url(), client.clone()).await?;
+        let stripe_timing = TimingProxy::start(stripe.api_base(), client.clone()).await?;
+        Ok(Bed {
+            moto,
+            stripe,
+            aws_timing,
+            stripe_timing,
+            client,
+            bin_dir: settings.bin_dir.clone(),
+            visitor: read_json(&root.join("events/checkout-visitor.json"))?,
+            bronze: read_json(&root.join("events/checkout-bronze-l.json"))?,
+            fulfill_template: read_json(&root.join("events/fulfill-completed.json"))?,
+            forms: Vec::new(),
+            sessions_made: 0,
+            config,
+        })
+    }
+
     /// The event for invocation `i` of `kind`; for fulfill, a new paid session's
     /// completion (made before the clock starts) and its body for re-delivery.
     async fn event(&mut self, kind: Kind, i: usize) -> Result<(Value, Option<String>)> {
@@ -302,7 +373,11 @@ impl Bed {
             Kind::Checkout => (self.bronze.clone(), None),
             Kind::Fulfill => {
                 let id = self.paid_session(i).await?;
-                let body = self.stripe.event("checkout.session.completed", &id).ok_or("no event")?.to_string();
+                let body = self
+                    .stripe
+                    .event("checkout.session.completed", &id)
+                    .ok_or("no event")?
+                    .to_string();
                 (signed_event(&self.fulfill_template, &body), Some(body))
             }
         })
@@ -340,7 +415,9 @@ impl Bed {
                 country: "JP".into(),
             }),
         };
-        self.stripe.pay(&id, &buyer, PaymentOutcome::Paid).map_err(|e| format!("pay {id}: {e}"))?;
+        self.stripe
+            .pay(&id, &buyer, PaymentOutcome::Paid)
+            .map_err(|e| format!("pay {id}: {e}"))?;
         Ok(id)
     }
 
@@ -352,7 +429,10 @@ impl Bed {
             }
             let price = r.param("line_items[0][price]").map(str::to_owned);
             let known = self.forms.iter().any(|(_, f)| {
-                f.iter().find(|(k, _)| k == "line_items[0][price]").map(|(_, v)| v.clone()) == price
+                f.iter()
+                    .find(|(k, _)| k == "line_items[0][price]")
+                    .map(|(_, v)| v.clone())
+                    == price
             });
             if !known && let Some(bearer) = r.bearer.clone() {
                 self.forms.push((bearer, r.form.clone()));
@@ -384,7 +464,7 @@ async fn send(client: &HttpClient, request: Request<Body>) -> Result<(u16, Vec<u
     let started = Instant::now();
     let response = client.request(request).await?;
     let status = response.status().as_u16();
-    let body = axum::body::to_bytes(Body::new(response.into_body()), 64 * 1024 * 1024).await?;
+    let body = axum::body::to_bytes(Body::new(response.into_body()), BODY_LIMIT).await?;
     Ok((status, body.to_vec(), started.elapsed()))
 }
 
@@ -414,7 +494,11 @@ impl Drop for TimingProxy {
 
 impl TimingProxy {
     async fn start(upstream: String, client: HttpClient) -> Result<TimingProxy> {
-        let inner = std::sync::Arc::new(TimingInner { upstream, client, log: Default::default() });
+        let inner = std::sync::Arc::new(TimingInner {
+            upstream,
+            client,
+            log: Default::default(),
+        });
         let app = axum::Router::new().fallback(timed_forward).with_state(inner.clone());
         let (addr, server) = testbed::serve_loopback(app).await?;
         Ok(TimingProxy { addr, inner, server })
@@ -430,12 +514,20 @@ impl TimingProxy {
     }
 }
 
-/// `X-Amz-Target`, else "METHOD /path" with Checkout Session ids as `{id}`.
+/// `X-Amz-Target`, else [`method_and_path`].
 fn operation_name(method: &str, path: &str, headers: &axum::http::HeaderMap) -> String {
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         return target.trim().to_owned();
     }
-    let path: Vec<&str> = path.split('/').map(|seg| if seg.starts_with("cs_") { "{id}" } else { seg }).collect();
+    method_and_path(method, path)
+}
+
+/// "METHOD /path" with Checkout Session ids as `{id}`, so that calls count by kind, not by session.
+fn method_and_path(method: &str, path: &str) -> String {
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|seg| if seg.starts_with("cs_") { "{id}" } else { seg })
+        .collect();
     format!("{method} {}", path.join("/"))
 }
 
@@ -447,7 +539,7 @@ async fn timed_forward(
     let bad_gateway = |e: String| (axum::http::StatusCode::BAD_GATEWAY, e).into_response();
     let (mut parts, body) = request.into_parts();
     let operation = operation_name(parts.method.as_str(), parts.uri.path(), &parts.headers);
-    let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
+    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
         Err(e) => return bad_gateway(e.to_string()),
     };
@@ -457,27 +549,33 @@ async fn timed_forward(
         Err(e) => return bad_gateway(format!("{e}")),
     };
     parts.version = axum::http::Version::HTTP_11;
-    for h in ["connection", "keep-alive", "transfer-encoding"] {
-        parts.headers.remove(h);
-    }
-    parts.headers.insert("content-length", body.len().into());
+    reframe(&mut parts.headers, body.len());
     let started = Instant::now();
     let answer = match inner.client.request(Request::from_parts(parts, Body::from(body))).await {
         Ok(r) => r,
         Err(e) => return bad_gateway(e.to_string()),
     };
     let (mut parts, incoming) = answer.into_parts();
-    let bytes = match axum::body::to_bytes(Body::new(incoming), 64 * 1024 * 1024).await {
+    let bytes = match axum::body::to_bytes(Body::new(incoming), BODY_LIMIT).await {
         Ok(b) => b,
         Err(e) => return bad_gateway(e.to_string()),
     };
     let took = ms(started.elapsed());
-    inner.log.lock().unwrap_or_else(|p| p.into_inner()).push((operation, took));
-    for h in ["connection", "keep-alive", "transfer-encoding"] {
-        parts.headers.remove(h);
-    }
-    parts.headers.insert("content-length", bytes.len().into());
+    inner
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((operation, took));
+    reframe(&mut parts.headers, bytes.len());
     axum::response::Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The proxy forwards whole bodies, so the other side's framing headers no longer apply.
+fn reframe(headers: &mut axum::http::HeaderMap, content_length: usize) {
+    for h in ["connection", "keep-alive", "transfer-encoding"] {
+        headers.remove(h);
+    }
+    headers.insert("content-length", content_length.into());
 }
 
 // ---- measurements ----------------------------------------------------------
@@ -518,16 +616,32 @@ impl Warm {
     fn per_request(&self, calls: &BTreeMap<String, usize>) -> f64 {
         calls.values().sum::<usize>() as f64 / self.invocations.max(1) as f64
     }
+
+    fn aws_calls_per_request(&self) -> f64 {
+        self.per_request(&self.aws_calls)
+    }
+
+    fn stripe_calls_per_request(&self) -> f64 {
+        self.per_request(&self.stripe_calls)
+    }
+
+    /// One measured invocation: its latency, the fakes' share of it, its Stripe calls and its outcome.
+    async fn measure(&mut self, bed: &Bed, container: &mut Container, kind: Kind, event: Value) -> Result<()> {
+        drain_fakes(bed, &mut BTreeMap::new());
+        let (response, record) = container.invoke(event, kind.expected_status()).await?;
+        let fakes = drain_fakes(bed, &mut self.stripe_calls);
+        let latency = ms(record.latency());
+        self.latency_ms.push(latency);
+        self.fakes_ms.push(fakes);
+        self.overhead_ms.push(latency - fakes);
+        *self.outcomes.entry(outcome_of(&response)).or_default() += 1;
+        Ok(())
+    }
 }
 
 /// "GET /v1/checkout/sessions/{id}" for a recorded Stripe request.
 fn stripe_operation(r: &RecordedRequest) -> String {
-    let path: Vec<&str> = r
-        .path
-        .split('/')
-        .map(|seg| if seg.starts_with("cs_") { "{id}" } else { seg })
-        .collect();
-    format!("{} {}", r.method, path.join("/"))
+    method_and_path(&r.method, &r.path)
 }
 
 fn outcome_of(response: &Value) -> String {
@@ -558,6 +672,36 @@ fn drain_fakes_split(bed: &Bed, stripe_calls: &mut BTreeMap<String, usize>) -> (
     (ssm + stripe.iter().map(|(_, t)| t).sum::<f64>() + 0.0, other + 0.0)
 }
 
+/// Cold starts of every function, `settings.cold` rounds after an unmeasured one.
+async fn measure_cold_starts(bed: &mut Bed, settings: &Settings) -> Result<BTreeMap<&'static str, Cold>> {
+    let mut colds: BTreeMap<&str, Cold> = KINDS.iter().map(|k| (k.name(), Cold::default())).collect();
+    unmeasured_round(bed).await?;
+    // Rounds interleave the three functions so that machine load hits them alike.
+    for round in 0..settings.cold {
+        for kind in KINDS {
+            cold_start(bed, kind, round, colds.get_mut(kind.name()).unwrap()).await?;
+        }
+        eprint!("\rbench: cold start round {}/{}", round + 1, settings.cold);
+    }
+    eprintln!();
+    Ok(colds)
+}
+
+/// Round 0 warms the page cache (and records checkout's session forms for
+/// fulfill); it is not measured.
+async fn unmeasured_round(bed: &mut Bed) -> Result<()> {
+    let mut checkout = Container::start(bed, Kind::Checkout).await?;
+    checkout.invoke(bed.visitor.clone(), &[303]).await?;
+    checkout.invoke(bed.bronze.clone(), &[303]).await?;
+    checkout.finish();
+    bed.record_forms();
+    let mut scratch = Cold::default();
+    for kind in [Kind::Baseline, Kind::Fulfill] {
+        cold_start(bed, kind, 0, &mut scratch).await?;
+    }
+    Ok(())
+}
+
 async fn cold_start(bed: &mut Bed, kind: Kind, round: usize, cold: &mut Cold) -> Result<()> {
     let (event, _) = bed.event(kind, round).await?;
     drain_fakes(bed, &mut BTreeMap::new());
@@ -578,60 +722,40 @@ async fn cold_start(bed: &mut Bed, kind: Kind, round: usize, cold: &mut Cold) ->
     Ok(())
 }
 
+/// One warm container per function, by name, and fulfill's verified duplicates.
+async fn measure_warm_runs(bed: &mut Bed, settings: &Settings) -> Result<(BTreeMap<&'static str, Warm>, Option<Warm>)> {
+    let mut warms = BTreeMap::new();
+    let mut duplicates = None;
+    for kind in KINDS {
+        eprintln!("bench: {} warm invocations of {}", settings.warm, kind.name());
+        if kind == Kind::Fulfill {
+            reset_moto(bed).await?;
+        }
+        let (warm, dup) = warm_run(bed, kind, settings).await?;
+        if kind == Kind::Fulfill {
+            duplicates = dup;
+        }
+        warms.insert(kind.name(), warm);
+    }
+    Ok((warms, duplicates))
+}
+
+/// One container's life: cold first request and warm-up (unmeasured), the
+/// measured warm invocations and, for fulfill, the duplicates.
 async fn warm_run(bed: &mut Bed, kind: Kind, settings: &Settings) -> Result<(Warm, Option<Warm>)> {
     let mut container = Container::start(bed, kind).await?;
-    let mut bodies = Vec::new();
-    // The cold first request and the warm-up are not measured.
     for i in 0..=settings.warmup {
         let (event, _) = bed.event(kind, i).await?;
         container.invoke(event, kind.expected_status()).await?;
     }
     let ssm_before = container.proxy.count(GET_PARAMETER);
     container.proxy.reset_counts();
-    let mut warm = Warm::default();
-    for i in 0..settings.warm {
-        if kind == Kind::Fulfill && i > 0 && i % MOTO_RESET_EVERY == 0 {
-            // Keep moto's tables small (see reset_moto); duplicates come from the last batch.
-            reset_moto(bed).await?;
-            bodies.clear();
-        }
-        // Session creation for fulfill happens here, outside the measurement.
-        let (event, body) = bed.event(kind, i).await?;
-        bed.stripe.clear_requests();
-        drain_fakes(bed, &mut BTreeMap::new());
-        let (response, record) = container.invoke(event, kind.expected_status()).await?;
-        let fakes = drain_fakes(bed, &mut warm.stripe_calls);
-        warm.latency_ms.push(ms(record.latency()));
-        warm.fakes_ms.push(fakes);
-        warm.overhead_ms.push(ms(record.latency()) - fakes);
-        *warm.outcomes.entry(outcome_of(&response)).or_default() += 1;
-        if warm.stripe_requests.len() < RT_SAMPLES {
-            warm.stripe_requests.extend(bed.stripe.requests());
-        }
-        bodies.extend(body);
-    }
-    warm.invocations = settings.warm;
-    warm.aws_calls = container.proxy.counts();
-
-    // fulfill: the same (already emailed) events again, freshly signed, as Stripe retries them.
+    let (mut warm, bodies) = measure_warm(bed, &mut container, kind, settings.warm).await?;
     let mut duplicates = None;
     if kind == Kind::Fulfill && settings.duplicates > 0 {
-        container.proxy.reset_counts();
-        let mut dup = Warm::default();
-        for body in bodies.iter().cycle().take(settings.duplicates) {
-            let event = signed_event(&bed.fulfill_template, body);
-            drain_fakes(bed, &mut BTreeMap::new());
-            let (response, record) = container.invoke(event, kind.expected_status()).await?;
-            let fakes = drain_fakes(bed, &mut dup.stripe_calls);
-            dup.latency_ms.push(ms(record.latency()));
-            dup.fakes_ms.push(fakes);
-            dup.overhead_ms.push(ms(record.latency()) - fakes);
-            *dup.outcomes.entry(outcome_of(&response)).or_default() += 1;
-        }
-        dup.invocations = settings.duplicates;
-        dup.aws_calls = container.proxy.counts();
-        duplicates = Some(dup);
+        duplicates = Some(measure_duplicates(bed, &mut container, &bodies, settings.duplicates).await?);
     }
+    // The container's figures, for the warm run and its duplicates alike.
     let ssm = |calls: &BTreeMap<String, usize>| calls.get(GET_PARAMETER).copied().unwrap_or(0);
     warm.ssm_reads = ssm_before + ssm(&warm.aws_calls) + duplicates.as_ref().map_or(0, |d| ssm(&d.aws_calls));
     warm.peak_rss_kib = container.function.peak_rss_kib().unwrap_or(0);
@@ -643,7 +767,61 @@ async fn warm_run(bed: &mut Bed, kind: Kind, settings: &Settings) -> Result<(War
     Ok((warm, duplicates))
 }
 
+/// `invocations` measured warm invocations, and the bodies of fulfill's events
+/// since moto's last reset (to deliver again as duplicates).
+async fn measure_warm(
+    bed: &mut Bed,
+    container: &mut Container,
+    kind: Kind,
+    invocations: usize,
+) -> Result<(Warm, Vec<String>)> {
+    let mut warm = Warm::default();
+    let mut bodies = Vec::new();
+    for i in 0..invocations {
+        if kind == Kind::Fulfill && i > 0 && i % MOTO_RESET_EVERY == 0 {
+            // Keep moto's tables small (see reset_moto); duplicates come from the last batch.
+            reset_moto(bed).await?;
+            bodies.clear();
+        }
+        // Session creation for fulfill happens here, outside the measurement.
+        let (event, body) = bed.event(kind, i).await?;
+        bed.stripe.clear_requests();
+        warm.measure(bed, container, kind, event).await?;
+        if warm.stripe_requests.len() < RT_SAMPLES {
+            warm.stripe_requests.extend(bed.stripe.requests());
+        }
+        bodies.extend(body);
+    }
+    warm.invocations = invocations;
+    warm.aws_calls = container.proxy.counts();
+    Ok((warm, bodies))
+}
+
+/// fulfill: the same (already emailed) events again, freshly signed, as Stripe retries them.
+async fn measure_duplicates(bed: &Bed, container: &mut Container, bodies: &[String], count: usize) -> Result<Warm> {
+    container.proxy.reset_counts();
+    let mut duplicates = Warm::default();
+    for body in bodies.iter().cycle().take(count) {
+        let event = signed_event(&bed.fulfill_template, body);
+        duplicates.measure(bed, container, Kind::Fulfill, event).await?;
+    }
+    duplicates.invocations = count;
+    duplicates.aws_calls = container.proxy.counts();
+    Ok(duplicates)
+}
+
 // ---- the fakes' own round trips --------------------------------------------
+
+/// The AWS operations timed directly, in this order (the later DynamoDB ones
+/// find the items `PutItem` wrote).
+const TIMED_OPERATIONS: [&str; 6] = [
+    GET_PARAMETER,
+    "DynamoDB_20120810.PutItem",
+    "DynamoDB_20120810.GetItem",
+    "DynamoDB_20120810.UpdateItem",
+    "DynamoDB_20120810.TransactWriteItems",
+    SEND_EMAIL,
+];
 
 fn aws_auth(service: &str) -> String {
     format!(
@@ -655,7 +833,11 @@ fn aws_auth(service: &str) -> String {
 /// One AWS request to `proxy` for `operation`, the `i`-th of its kind.
 fn aws_request(proxy: &CountingProxy, operation: &str, i: usize) -> Result<Request<Body>> {
     let uri = format!("{}/", proxy.endpoint_url());
-    let base = || Request::builder().method(Method::POST).header("x-amz-date", "20250101T000000Z");
+    let base = || {
+        Request::builder()
+            .method(Method::POST)
+            .header("x-amz-date", "20250101T000000Z")
+    };
     let json_target = |service: &str, content_type: &str, body: Value| {
         base()
             .uri(&uri)
@@ -673,9 +855,9 @@ fn aws_request(proxy: &CountingProxy, operation: &str, i: usize) -> Result<Reque
             "application/x-amz-json-1.1",
             json!({"Name": PARAMETER, "WithDecryption": true}),
         )?,
-        "DynamoDB_20120810.GetItem" => {
-            dynamo(json!({"TableName": TABLE, "Key": key(format!("bench-rt#{pid}#{}", i % 10)), "ConsistentRead": true}))?
-        }
+        "DynamoDB_20120810.GetItem" => dynamo(
+            json!({"TableName": TABLE, "Key": key(format!("bench-rt#{pid}#{}", i % 10)), "ConsistentRead": true}),
+        )?,
         "DynamoDB_20120810.PutItem" => dynamo(json!({
             "TableName": TABLE,
             "Item": {"pk": {"S": format!("bench-rt#{pid}#{i}")}, "status": {"S": "pending"}},
@@ -715,98 +897,141 @@ fn aws_request(proxy: &CountingProxy, operation: &str, i: usize) -> Result<Reque
 /// The operation whose timing stands in for `operation` (itself when timed directly).
 fn stand_in(operation: &str) -> &str {
     match operation {
-        GET_PARAMETER
-        | "DynamoDB_20120810.GetItem"
-        | "DynamoDB_20120810.PutItem"
-        | "DynamoDB_20120810.UpdateItem"
-        | "DynamoDB_20120810.TransactWriteItems"
-        | SEND_EMAIL => operation,
-        op if op.starts_with("DynamoDB_") && (op.contains("Get") || op.contains("Query")) => "DynamoDB_20120810.GetItem",
+        op if TIMED_OPERATIONS.contains(&op) => op,
+        op if op.starts_with("DynamoDB_") && (op.contains("Get") || op.contains("Query")) => {
+            "DynamoDB_20120810.GetItem"
+        }
         op if op.starts_with("DynamoDB_") => "DynamoDB_20120810.PutItem",
         op if op.starts_with("AmazonSSM.") => GET_PARAMETER,
         _ => SEND_EMAIL,
     }
 }
 
-/// p50 round trip (ms) of each AWS operation through a counting proxy to moto,
-/// and of each recorded Stripe request kind replayed against the fake, from
-/// this process over keep-alive connections, as the functions make them.
+/// The fakes' own round trips (see [`fake_round_trips`]), from an empty moto
+/// (see reset_moto), with the Stripe requests the warm runs recorded.
+async fn time_fakes(bed: &Bed, warms: &BTreeMap<&str, Warm>) -> Result<BTreeMap<String, Value>> {
+    let stripe_samples: Vec<RecordedRequest> = warms.values().flat_map(|w| w.stripe_requests.clone()).collect();
+    eprintln!("bench: timing the fakes' own round trips");
+    reset_moto(bed).await?;
+    fake_round_trips(bed, &stripe_samples).await
+}
+
+/// Summaries (ms) of each AWS operation's round trip through a counting proxy
+/// to moto, and of each recorded Stripe request kind replayed against the
+/// fake, from this process over keep-alive connections, as the functions make
+/// them; and of the hops the bench's own proxies add.
 async fn fake_round_trips(bed: &Bed, stripe_samples: &[RecordedRequest]) -> Result<BTreeMap<String, Value>> {
-    // The functions' path: counting proxy -> timing proxy -> moto.
-    let proxy = CountingProxy::start(bed.aws_timing.url()).await?;
     let mut out = BTreeMap::new();
-    let mut aws_hops = Vec::new();
-    let mut stripe_hops = Vec::new();
-    for op in [
-        GET_PARAMETER,
-        "DynamoDB_20120810.PutItem",
-        "DynamoDB_20120810.GetItem",
-        "DynamoDB_20120810.UpdateItem",
-        "DynamoDB_20120810.TransactWriteItems",
-        SEND_EMAIL,
-    ] {
-        let mut times = Vec::new();
-        for i in 0..RT_SAMPLES + 5 {
-            bed.aws_timing.drain();
-            let (status, body, took) = send(&bed.client, aws_request(&proxy, op, i)?).await?;
-            if !(200..300).contains(&status) {
-                return Err(format!("{op}: HTTP {status}: {}", String::from_utf8_lossy(&body)).into());
-            }
-            let upstream: f64 = bed.aws_timing.drain().iter().map(|(_, t)| t).sum();
-            if i >= 5 {
-                times.push(upstream);
-                aws_hops.push(ms(took) - upstream);
-            }
-        }
-        out.insert(op.to_owned(), summary(&times));
-    }
-    // Stripe: replay what the functions sent, by kind.
-    let mut by_kind: BTreeMap<String, Vec<&RecordedRequest>> = BTreeMap::new();
-    for r in stripe_samples {
-        by_kind.entry(stripe_operation(r)).or_default().push(r);
-    }
-    for (op, requests) in by_kind {
-        let mut times = Vec::new();
-        for (i, r) in requests.iter().cycle().take(RT_SAMPLES + 5).enumerate() {
-            let mut uri = format!("{}{}", bed.stripe_timing.url(), r.path);
-            if !r.query.is_empty() {
-                uri.push('?');
-                uri.push_str(&serde_urlencoded::to_string(&r.query)?);
-            }
-            let mut builder = Request::builder().method(r.method.as_str()).uri(uri);
-            if let Some(bearer) = &r.bearer {
-                builder = builder.header("authorization", format!("Bearer {bearer}"));
-            }
-            let body = if r.form.is_empty() {
-                Body::empty()
-            } else {
-                builder = builder.header("content-type", "application/x-www-form-urlencoded");
-                Body::from(serde_urlencoded::to_string(&r.form)?)
-            };
-            bed.stripe_timing.drain();
-            let (status, body, took) = send(&bed.client, builder.body(body)?).await?;
-            if status != 200 {
-                return Err(format!("{op}: HTTP {status}: {}", String::from_utf8_lossy(&body)).into());
-            }
-            let upstream: f64 = bed.stripe_timing.drain().iter().map(|(_, t)| t).sum();
-            if i >= 5 {
-                times.push(upstream);
-                stripe_hops.push(ms(took) - upstream);
-            }
-        }
-        out.insert(format!("stripe {op}"), summary(&times));
-    }
-    out.insert("hops: AWS call via counting + timing proxy".into(), summary(&aws_hops));
-    out.insert("hops: Stripe call via timing proxy".into(), summary(&stripe_hops));
+    let aws_hops = time_aws_operations(bed, &mut out).await?;
+    let stripe_hops = time_stripe_requests(bed, stripe_samples, &mut out).await?;
+    out.insert(AWS_HOPS.into(), summary(&aws_hops));
+    out.insert(STRIPE_HOPS.into(), summary(&stripe_hops));
     Ok(out)
 }
 
+/// Each of [`TIMED_OPERATIONS`], into `out` by operation; returns the proxy hops' times.
+async fn time_aws_operations(bed: &Bed, out: &mut BTreeMap<String, Value>) -> Result<Vec<f64>> {
+    // The functions' path: counting proxy -> timing proxy -> moto.
+    let proxy = CountingProxy::start(bed.aws_timing.url()).await?;
+    let mut hops = Vec::new();
+    for op in TIMED_OPERATIONS {
+        let success = |status: u16| (200..300).contains(&status);
+        let request = |i| aws_request(&proxy, op, i);
+        let (times, op_hops) = time_requests(&bed.client, &bed.aws_timing, op, success, request).await?;
+        out.insert(op.to_owned(), summary(&times));
+        hops.extend(op_hops);
+    }
+    Ok(hops)
+}
+
+/// What the functions sent to Stripe, replayed by kind, into `out` as "stripe {kind}";
+/// returns the proxy hop's times.
+async fn time_stripe_requests(
+    bed: &Bed,
+    samples: &[RecordedRequest],
+    out: &mut BTreeMap<String, Value>,
+) -> Result<Vec<f64>> {
+    let mut by_kind: BTreeMap<String, Vec<&RecordedRequest>> = BTreeMap::new();
+    for r in samples {
+        by_kind.entry(stripe_operation(r)).or_default().push(r);
+    }
+    let base = bed.stripe_timing.url();
+    let mut hops = Vec::new();
+    for (op, requests) in by_kind {
+        let request = |i: usize| replay_request(&base, requests[i % requests.len()]);
+        let (times, op_hops) = time_requests(&bed.client, &bed.stripe_timing, &op, |s| s == 200, request).await?;
+        out.insert(format!("stripe {op}"), summary(&times));
+        hops.extend(op_hops);
+    }
+    Ok(hops)
+}
+
+/// Sends `request(i)` for `RT_WARMUP + RT_SAMPLES` values of `i` through
+/// `timing`; for the last `RT_SAMPLES`: (the upstream's times, the rest of
+/// each round trip).
+async fn time_requests(
+    client: &HttpClient,
+    timing: &TimingProxy,
+    operation: &str,
+    success: impl Fn(u16) -> bool,
+    request: impl Fn(usize) -> Result<Request<Body>>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (mut upstream_ms, mut hops_ms) = (Vec::new(), Vec::new());
+    for i in 0..RT_WARMUP + RT_SAMPLES {
+        let request = request(i)?;
+        timing.drain();
+        let (status, body, took) = send(client, request).await?;
+        if !success(status) {
+            return Err(format!("{operation}: HTTP {status}: {}", String::from_utf8_lossy(&body)).into());
+        }
+        let upstream: f64 = timing.drain().iter().map(|(_, t)| t).sum();
+        if i >= RT_WARMUP {
+            upstream_ms.push(upstream);
+            hops_ms.push(ms(took) - upstream);
+        }
+    }
+    Ok((upstream_ms, hops_ms))
+}
+
+/// A recorded Stripe request, sent again to `base`.
+fn replay_request(base: &str, r: &RecordedRequest) -> Result<Request<Body>> {
+    let mut uri = format!("{base}{}", r.path);
+    if !r.query.is_empty() {
+        uri.push('?');
+        uri.push_str(&serde_urlencoded::to_string(&r.query)?);
+    }
+    let mut builder = Request::builder().method(r.method.as_str()).uri(uri);
+    if let Some(bearer) = &r.bearer {
+        builder = builder.header("authorization", format!("Bearer {bearer}"));
+    }
+    let body = if r.form.is_empty() {
+        Body::empty()
+    } else {
+        builder = builder.header("content-type", "application/x-www-form-urlencoded");
+        Body::from(serde_urlencoded::to_string(&r.form)?)
+    };
+    Ok(builder.body(body)?)
+}
+
+/// The p50 of a round trip by its key, 0 when not timed.
+fn round_trip_p50(round_trips: &BTreeMap<String, Value>, key: &str) -> f64 {
+    round_trips.get(key).and_then(|s| s["p50"].as_f64()).unwrap_or(0.0)
+}
+
 /// Σ calls per request × the fake's p50 round trip for that call.
-fn fakes_per_request(warm: &Warm, rts: &BTreeMap<String, Value>) -> f64 {
+fn fakes_per_request(warm: &Warm, round_trips: &BTreeMap<String, Value>) -> f64 {
     let n = warm.invocations.max(1) as f64;
-    let p50 = |key: &str| rts.get(key).and_then(|s| s["p50"].as_f64()).unwrap_or(0.0);
-    let aws: f64 = warm.aws_calls.iter().map(|(op, c)| *c as f64 / n * p50(stand_in(op))).sum();
-    let stripe: f64 = warm.stripe_calls.iter().map(|(op, c)| *c as f64 / n * p50(&format!("stripe {op}"))).sum();
+    let p50 = |key: &str| round_trip_p50(round_trips, key);
+    let aws: f64 = warm
+        .aws_calls
+        .iter()
+        .map(|(op, c)| *c as f64 / n * p50(stand_in(op)))
+        .sum();
+    let stripe: f64 = warm
+        .stripe_calls
+        .iter()
+        .map(|(op, c)| *c as f64 / n * p50(&format!("stripe {op}")))
+        .sum();
     aws + stripe
 }
 
@@ -815,16 +1040,39 @@ fn fakes_per_request(warm: &Warm, rts: &BTreeMap<String, Value>) -> f64 {
 fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()))
+        .and_then(|s| {
+            let model = s.lines().find(|l| l.starts_with("model name"))?;
+            model.split(':').nth(1).map(|m| m.trim().to_owned())
+        })
         .unwrap_or_default();
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_owned()).unwrap_or_default();
     json!({
         "nproc": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "cpu": cpu,
-        "kernel": read("/proc/sys/kernel/osrelease"),
+        "kernel": read_trimmed("/proc/sys/kernel/osrelease"),
         "arch": std::env::consts::ARCH,
-        "loadavg_at_start": read("/proc/loadavg"),
+        "loadavg_at_start": read_trimmed("/proc/loadavg"),
     })
+}
+
+/// A small text file such as `/proc/loadavg`, trimmed; empty when unreadable.
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn print_machine(machine: &Value, took: Duration) {
+    let text = |key: &str| machine[key].as_str().unwrap_or("").to_owned();
+    println!(
+        "\nMachine: {} x {}, Linux {} ({}); load average at start {}, at end {}. Took {:.0} s.",
+        machine["nproc"],
+        text("cpu"),
+        text("kernel"),
+        text("arch"),
+        text("loadavg_at_start"),
+        text("loadavg_at_end"),
+        took.as_secs_f64()
+    );
 }
 
 fn file_size(path: &Path) -> Option<u64> {
@@ -843,6 +1091,16 @@ struct Budget {
 }
 
 impl Budget {
+    /// "`what` <= baseline + `allowance` ms", for a figure whose baseline's is `base`.
+    fn over_baseline(what: &str, value: f64, base: f64, allowance: f64) -> Budget {
+        Budget {
+            what: format!("{what} <= baseline + {allowance} ms"),
+            value: value - base,
+            allowance,
+            unit: "ms",
+            detail: format!("{value:.2} ms vs baseline {base:.2} ms"),
+        }
+    }
     fn pass(&self) -> bool {
         self.value <= self.allowance
     }
@@ -859,9 +1117,46 @@ impl Budget {
             "FAIL"
         }
     }
+    fn to_json(&self) -> Value {
+        json!({
+            "budget": self.what, "value": self.value, "allowance": self.allowance, "unit": self.unit,
+            "pass": self.pass(), "exceeded_more_than_2x": self.hard_fail(), "detail": self.detail,
+        })
+    }
 }
 
-// ---- main ----------------------------------------------------------------------
+fn budget_text(budgets: &[Budget]) -> String {
+    let mut text = String::new();
+    for b in budgets {
+        text.push_str(&format!(
+            "{:<11} {:<52} {:>8.2} {} (allowance {}; {})\n",
+            b.verdict(),
+            b.what,
+            b.value,
+            b.unit,
+            b.allowance,
+            b.detail
+        ));
+    }
+    text
+}
+
+/// Success unless a budget is exceeded by more than 2x (see the module docs).
+fn exit_code(budgets: &[Budget]) -> ExitCode {
+    let hard: Vec<&Budget> = budgets.iter().filter(|b| b.hard_fail()).collect();
+    if hard.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    for b in hard {
+        eprintln!(
+            "bench: budget exceeded by more than 2x: {} ({:.2} {} against {})",
+            b.what, b.value, b.unit, b.allowance
+        );
+    }
+    ExitCode::from(1)
+}
+
+// ---- the table -----------------------------------------------------------------
 
 fn fmt_ms(v: f64) -> String {
     if v.is_nan() { "-".into() } else { format!("{v:.2} ms") }
@@ -871,9 +1166,560 @@ fn fmt_mb(bytes: f64) -> String {
     format!("{:.2} MB", bytes / 1e6)
 }
 
-fn ratio(v: f64, base: f64) -> String {
-    if base > 0.0 && v.is_finite() { format!("{:.1}x", v / base) } else { "-".into() }
+fn fmt_count(v: f64) -> String {
+    format!("{v:.2}")
 }
+
+fn ratio(v: f64, base: f64) -> String {
+    if base > 0.0 && v.is_finite() {
+        format!("{:.1}x", v / base)
+    } else {
+        "-".into()
+    }
+}
+
+/// One figure of the table, for baseline, checkout and fulfill (in [`KINDS`] order).
+struct Row {
+    label: &'static str,
+    values: [f64; 3],
+    fmt: fn(f64) -> String,
+    /// Whether checkout's and fulfill's values are also shown as multiples of the baseline's.
+    ratio: bool,
+}
+
+impl Row {
+    /// A figure shown with its ratios to the baseline.
+    fn compared(label: &'static str, fmt: fn(f64) -> String, value: impl Fn(Kind) -> f64) -> Row {
+        Row {
+            label,
+            values: KINDS.map(value),
+            fmt,
+            ratio: true,
+        }
+    }
+
+    /// A figure shown alone.
+    fn plain(label: &'static str, fmt: fn(f64) -> String, value: impl Fn(Kind) -> f64) -> Row {
+        Row {
+            ratio: false,
+            ..Row::compared(label, fmt, value)
+        }
+    }
+}
+
+fn table_line(table: &mut String, cells: [&str; 6]) {
+    table.push_str(&format!(
+        "| {:<38} | {:>10} | {:>10} | {:>7} | {:>10} | {:>7} |\n",
+        cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+    ));
+}
+
+// ---- the report ----------------------------------------------------------------
+
+/// All that was measured, with the settings it was measured with: the table,
+/// budgets, notes and JSON are made from it.
+struct Findings<'a> {
+    settings: &'a Settings,
+    colds: BTreeMap<&'static str, Cold>,
+    warms: BTreeMap<&'static str, Warm>,
+    /// fulfill's verified duplicates (none with `--duplicates 0`).
+    duplicates: Option<Warm>,
+    /// See [`fake_round_trips`].
+    round_trips: BTreeMap<String, Value>,
+    /// Where `cargo lambda build` leaves the arm64 zips.
+    lambda_dir: PathBuf,
+}
+
+/// The figures evaluated: the table (as text, and by label for the JSON) and the budgets.
+struct Report {
+    table: String,
+    table_values: serde_json::Map<String, Value>,
+    budgets: Vec<Budget>,
+    budget_text: String,
+}
+
+impl Findings<'_> {
+    fn cold(&self, k: Kind) -> &Cold {
+        &self.colds[k.name()]
+    }
+
+    fn warm(&self, k: Kind) -> &Warm {
+        &self.warms[k.name()]
+    }
+
+    fn binary_bytes(&self, k: Kind) -> f64 {
+        file_size(&self.settings.bin_dir.join(k.name())).unwrap_or(0) as f64
+    }
+
+    fn zip_path(&self, k: Kind) -> PathBuf {
+        self.lambda_dir.join(k.name()).join("bootstrap.zip")
+    }
+
+    fn zip_bytes(&self, k: Kind) -> Option<u64> {
+        file_size(&self.zip_path(k))
+    }
+
+    /// The largest VmHWM of all the function's containers.
+    fn peak_rss_bytes(&self, k: Kind) -> f64 {
+        (max_of(&self.cold(k).peak_rss_kib).max(self.warm(k).peak_rss_kib) * 1024) as f64
+    }
+
+    /// The most GetParameter calls one of the function's containers made.
+    fn max_ssm_reads(&self, k: Kind) -> f64 {
+        max_of(&self.cold(k).ssm_reads).max(self.warm(k).ssm_reads) as f64
+    }
+
+    /// Per cold start: first response less the fakes' time.
+    fn cold_above_fakes(&self, k: Kind) -> Vec<f64> {
+        let c = self.cold(k);
+        c.first_response_ms
+            .iter()
+            .zip(&c.fakes_ms)
+            .map(|(r, f)| r - f)
+            .collect()
+    }
+
+    /// What the bench's own proxies add per request: AWS calls go through the
+    /// counting and the timing proxy, Stripe calls through the timing proxy.
+    fn proxy_hops(&self, w: &Warm) -> f64 {
+        w.aws_calls_per_request() * round_trip_p50(&self.round_trips, AWS_HOPS)
+            + w.stripe_calls_per_request() * round_trip_p50(&self.round_trips, STRIPE_HOPS)
+    }
+
+    fn report(&self) -> Report {
+        let (table, table_values) = self.table(&self.rows());
+        let budgets = self.budgets();
+        let budget_text = budget_text(&budgets);
+        Report {
+            table,
+            table_values,
+            budgets,
+            budget_text,
+        }
+    }
+
+    fn rows(&self) -> Vec<Row> {
+        let timed_directly = |k| {
+            if k == Kind::Baseline {
+                0.0
+            } else {
+                fakes_per_request(self.warm(k), &self.round_trips)
+            }
+        };
+        vec![
+            Row::compared("init (spawn -> first GET next) p50", fmt_ms, |k| {
+                median(&self.cold(k).init_ms)
+            }),
+            Row::compared("cold first response p50", fmt_ms, |k| {
+                median(&self.cold(k).first_response_ms)
+            }),
+            Row::compared("cold first response above fakes p50", fmt_ms, |k| {
+                median(&self.cold_above_fakes(k))
+            }),
+            Row::compared("warm latency p50", fmt_ms, |k| median(&self.warm(k).latency_ms)),
+            Row::compared("warm latency p99", fmt_ms, |k| {
+                percentile(&self.warm(k).latency_ms, 99.0)
+            }),
+            Row::plain("time in the fakes per request p50", fmt_ms, |k| {
+                median(&self.warm(k).fakes_ms)
+            }),
+            Row::plain("  (fakes timed directly, sum of p50s)", fmt_ms, timed_directly),
+            Row::compared("warm p50 above the fakes' round trips", fmt_ms, |k| {
+                median(&self.warm(k).overhead_ms)
+            }),
+            Row::compared("warm p99 above the fakes' round trips", fmt_ms, |k| {
+                percentile(&self.warm(k).overhead_ms, 99.0)
+            }),
+            Row::compared("peak RSS (VmHWM, max)", fmt_mb, |k| self.peak_rss_bytes(k)),
+            Row::compared("stripped binary", fmt_mb, |k| self.binary_bytes(k)),
+            Row::plain("SSM reads per container (max)", fmt_count, |k| self.max_ssm_reads(k)),
+            Row::plain("Stripe calls per request (warm)", fmt_count, |k| {
+                self.warm(k).stripe_calls_per_request()
+            }),
+            Row::plain("AWS calls per request (warm)", fmt_count, |k| {
+                self.warm(k).aws_calls_per_request()
+            }),
+        ]
+    }
+
+    fn table(&self, rows: &[Row]) -> (String, serde_json::Map<String, Value>) {
+        let mut table = String::new();
+        table_line(
+            &mut table,
+            ["figure", "baseline", "checkout", "x base", "fulfill", "x base"],
+        );
+        table.push_str(&format!(
+            "|{:-<40}|{:->12}|{:->12}|{:->9}|{:->12}|{:->9}|\n",
+            "", "", "", "", "", ""
+        ));
+        let mut values = serde_json::Map::new();
+        for row in rows {
+            let [b, c, f] = row.values;
+            let r = |v: f64| if row.ratio { ratio(v, b) } else { String::new() };
+            table_line(
+                &mut table,
+                [row.label, &(row.fmt)(b), &(row.fmt)(c), &r(c), &(row.fmt)(f), &r(f)],
+            );
+            values.insert(row.label.into(), json!({"baseline": b, "checkout": c, "fulfill": f}));
+        }
+        if let Some(d) = &self.duplicates {
+            self.duplicate_lines(&mut table, d);
+        }
+        self.zip_line(&mut table);
+        (table, values)
+    }
+
+    fn duplicate_lines(&self, table: &mut String, d: &Warm) {
+        let base = self.warm(Kind::Baseline);
+        let (p50, p99, over) = (
+            median(&d.latency_ms),
+            percentile(&d.latency_ms, 99.0),
+            median(&d.overhead_ms),
+        );
+        let lines = [
+            (
+                "duplicate (already emailed) p50",
+                fmt_ms(p50),
+                ratio(p50, median(&base.latency_ms)),
+            ),
+            (
+                "duplicate p99",
+                fmt_ms(p99),
+                ratio(p99, percentile(&base.latency_ms, 99.0)),
+            ),
+            (
+                "duplicate: time in the fakes p50",
+                fmt_ms(median(&d.fakes_ms)),
+                String::new(),
+            ),
+            (
+                "duplicate: p50 above the fakes",
+                fmt_ms(over),
+                ratio(over, median(&base.overhead_ms)),
+            ),
+            (
+                "duplicate: Stripe calls per request",
+                fmt_count(d.stripe_calls_per_request()),
+                String::new(),
+            ),
+            (
+                "duplicate: AWS calls per request",
+                fmt_count(d.aws_calls_per_request()),
+                String::new(),
+            ),
+        ];
+        for (label, value, ratio) in lines {
+            table_line(table, [label, "", "", "", &value, &ratio]);
+        }
+    }
+
+    /// Only when some zip was built (see the notes).
+    fn zip_line(&self, table: &mut String) {
+        let zips = KINDS.map(|k| self.zip_bytes(k));
+        if zips.iter().any(Option::is_some) {
+            let [b, c, f] = zips.map(|z| z.map_or("-".into(), |v| fmt_mb(v as f64)));
+            table_line(table, ["arm64 zip (cargo lambda, see note)", &b, &c, "", &f, ""]);
+        }
+    }
+
+    fn budgets(&self) -> Vec<Budget> {
+        let mut budgets = self.cold_budgets();
+        budgets.extend(self.warm_budgets());
+        budgets.extend(self.container_budgets());
+        budgets.extend(self.stripe_budgets());
+        budgets.extend(self.size_budgets());
+        budgets
+    }
+
+    /// Init and first response against the baseline's.
+    fn cold_budgets(&self) -> Vec<Budget> {
+        let base = self.cold(Kind::Baseline);
+        let (base_init, base_first) = (median(&base.init_ms), median(&base.first_response_ms));
+        let mut budgets = Vec::new();
+        for k in [Kind::Checkout, Kind::Fulfill] {
+            let init = median(&self.cold(k).init_ms);
+            let what = format!("{} init", k.name());
+            budgets.push(Budget::over_baseline(&what, init, base_init, 15.0));
+            let first = median(&self.cold(k).first_response_ms);
+            if k == Kind::Checkout {
+                let what = format!("{} cold first response", k.name());
+                budgets.push(Budget::over_baseline(&what, first, base_first, 40.0));
+            } else {
+                budgets.push(self.fulfill_first_response_budget(first, base_first));
+            }
+        }
+        budgets
+    }
+
+    /// The budget counts one SSM read and one Stripe call; fulfill's first
+    /// request also waits for moto's DynamoDB and SES (moto's
+    /// TransactWriteItems deep-copies the table): the same budget without that time.
+    fn fulfill_first_response_budget(&self, first: f64, base_first: f64) -> Budget {
+        let cold = self.cold(Kind::Fulfill);
+        let adjusted: Vec<f64> = cold
+            .first_response_ms
+            .iter()
+            .zip(&cold.other_aws_ms)
+            .map(|(r, o)| r - o)
+            .collect();
+        let adjusted = median(&adjusted);
+        let what = "fulfill cold first response - DynamoDB/SES time";
+        Budget {
+            detail: format!(
+                "{adjusted:.2} ms vs baseline {base_first:.2} ms; as measured {first:.2} ms, of which moto's \
+                 DynamoDB + SES p50 {:.2} ms",
+                median(&cold.other_aws_ms)
+            ),
+            ..Budget::over_baseline(what, adjusted, base_first, 40.0)
+        }
+    }
+
+    /// Warm latency above the fakes' round trips.
+    fn warm_budgets(&self) -> Vec<Budget> {
+        let base_p50 = median(&self.warm(Kind::Baseline).latency_ms);
+        let mut budgets = Vec::new();
+        for (k, allowance) in [(Kind::Checkout, 2.0), (Kind::Fulfill, 5.0)] {
+            let warm = self.warm(k);
+            budgets.push(Budget {
+                what: format!("{} warm p50 <= fakes' round trips + {allowance} ms", k.name()),
+                value: median(&warm.overhead_ms),
+                allowance,
+                unit: "ms",
+                detail: format!(
+                    "p50 of latency - fakes per invocation; latency p50 {:.2} ms, fakes p50 {:.2} ms, \
+                     baseline p50 {base_p50:.2} ms; the bench's proxy hops add ~{:.2} ms of it",
+                    median(&warm.latency_ms),
+                    median(&warm.fakes_ms),
+                    self.proxy_hops(warm)
+                ),
+            });
+        }
+        budgets
+    }
+
+    /// Peak RSS and SSM reads, per container.
+    fn container_budgets(&self) -> Vec<Budget> {
+        let s = self.settings;
+        let mut budgets = Vec::new();
+        for k in [Kind::Checkout, Kind::Fulfill] {
+            budgets.push(Budget {
+                what: format!("{} peak RSS <= 30 MB", k.name()),
+                value: self.peak_rss_bytes(k) / 1e6,
+                allowance: 30.0,
+                unit: "MB",
+                detail: format!("VmHWM max over {} cold + 1 warm container", s.cold),
+            });
+            let duplicates = self
+                .duplicates
+                .as_ref()
+                .filter(|_| k == Kind::Fulfill)
+                .map_or(0, |d| d.invocations);
+            budgets.push(Budget {
+                what: format!("{} SSM reads per container <= 1", k.name()),
+                value: self.max_ssm_reads(k),
+                allowance: 1.0,
+                unit: "reads",
+                detail: format!(
+                    "cold containers {:?}, warm container {} over {} invocations",
+                    self.cold(k).ssm_reads,
+                    self.warm(k).ssm_reads,
+                    s.warm + s.warmup + 1 + duplicates
+                ),
+            });
+        }
+        budgets
+    }
+
+    /// Stripe calls per request, cold or warm, and per verified duplicate.
+    fn stripe_budgets(&self) -> Vec<Budget> {
+        let per_request = [
+            (Kind::Checkout, "checkout Stripe calls per request <= 1"),
+            (Kind::Fulfill, "fulfill Stripe retrieves per new session <= 1"),
+        ];
+        let mut budgets: Vec<Budget> = per_request
+            .into_iter()
+            .map(|(k, what)| Budget {
+                what: what.into(),
+                value: self
+                    .warm(k)
+                    .stripe_calls_per_request()
+                    .max(max_of(&self.cold(k).stripe_calls) as f64),
+                allowance: 1.0,
+                unit: "calls",
+                detail: format!(
+                    "{:?} over {} warm requests",
+                    self.warm(k).stripe_calls,
+                    self.settings.warm
+                ),
+            })
+            .collect();
+        if let Some(d) = &self.duplicates {
+            budgets.push(Budget {
+                what: "fulfill Stripe calls per verified duplicate = 0".into(),
+                value: d.stripe_calls_per_request(),
+                allowance: 0.0,
+                unit: "calls",
+                detail: format!("{} duplicates, outcomes {:?}", d.invocations, d.outcomes),
+            });
+        }
+        budgets
+    }
+
+    /// The stripped binaries and, when built, the arm64 zips.
+    fn size_budgets(&self) -> Vec<Budget> {
+        let mut budgets = Vec::new();
+        for k in [Kind::Checkout, Kind::Fulfill] {
+            let size = self.binary_bytes(k);
+            budgets.push(Budget {
+                what: format!("{} stripped binary <= 12 MB", k.name()),
+                value: size / 1e6,
+                allowance: 12.0,
+                unit: "MB",
+                detail: format!("{size} bytes"),
+            });
+            if let Some(zip) = self.zip_bytes(k) {
+                budgets.push(Budget {
+                    what: format!("{} arm64 zip <= 5 MB", k.name()),
+                    value: zip as f64 / 1e6,
+                    allowance: 5.0,
+                    unit: "MB",
+                    detail: format!("{}", self.zip_path(k).display()),
+                });
+            }
+        }
+        budgets
+    }
+
+    /// The table, the budgets, the fakes' round trips and the calls the functions made.
+    fn print(&self, report: &Report) {
+        println!();
+        println!("{}", report.table);
+        println!("Budgets (issue 6):\n{}", report.budget_text);
+        println!("The fakes' own round trips (per call):\n{}", self.round_trip_text());
+        for k in [Kind::Checkout, Kind::Fulfill] {
+            let w = self.warm(k);
+            println!(
+                "{} warm calls: AWS {:?}; Stripe {:?}; outcomes {:?}",
+                k.name(),
+                w.aws_calls,
+                w.stripe_calls,
+                w.outcomes
+            );
+        }
+        if let Some(d) = &self.duplicates {
+            println!(
+                "fulfill duplicates: AWS {:?}; Stripe {:?}; outcomes {:?}",
+                d.aws_calls, d.stripe_calls, d.outcomes
+            );
+        }
+    }
+
+    fn round_trip_text(&self) -> String {
+        let mut text = String::new();
+        for (op, s) in &self.round_trips {
+            let (p50, p99) = (
+                s["p50"].as_f64().unwrap_or(f64::NAN),
+                s["p99"].as_f64().unwrap_or(f64::NAN),
+            );
+            text.push_str(&format!("  {op:<48} p50 {p50:>6.2} ms  p99 {p99:>6.2} ms\n"));
+        }
+        text
+    }
+
+    /// How the figures were taken, printed under them.
+    fn notes(&self) -> String {
+        let s = self.settings;
+        let mut notes = String::new();
+        notes.push_str(&format!(
+            "Latencies: event queued at the emulator -> response posted. Medians of {} cold starts (fresh emulator, \
+             proxy and process each, interleaved); warm: {} invocations after {} unmeasured.\n",
+            s.cold, s.warm, s.warmup
+        ));
+        notes.push_str(
+            "Time in the fakes: per invocation, what moto and the fake Stripe took for the function's own requests, \
+             measured by timing proxies in front of them (request sent -> whole answer back); \"above the fakes\" is \
+             latency minus that, per invocation (so it includes the runtime API round trip, the counting proxy hop \
+             and the timing proxy hops). \"Timed directly\": the same Stripe requests replayed and each AWS operation \
+             (a stand-in request) timed from this process; sum of calls x p50.\n",
+        );
+        notes.push_str(&format!(
+            "moto is reset (outside the measurement) before fulfill's warm run and every {MOTO_RESET_EVERY} of its \
+             invocations: its TransactWriteItems deep-copies the table, so it slows as the ledger grows.\n"
+        ));
+        notes.push_str(&format!(
+            "Zip sizes come from a separate command, `cargo lambda build --release --arm64 --output-format zip` \
+             (read from {} if present); this run builds nothing.\n",
+            self.lambda_dir.display()
+        ));
+        notes.push_str(
+            "Exit status: non-zero only when a figure exceeds its budget by more than 2x (for \"baseline + X\" \
+             budgets: the overhead over the baseline is more than 2X) or a function answers wrongly.\n",
+        );
+        notes
+    }
+
+    fn results_json(&self, report: &Report, machine: Value) -> Value {
+        let s = self.settings;
+        let functions: serde_json::Map<String, Value> = KINDS
+            .iter()
+            .map(|&k| (k.name().to_owned(), self.function_json(k)))
+            .collect();
+        json!({
+            "generated_unix": unix_now(),
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "settings": {"cold": s.cold, "warm": s.warm, "warmup": s.warmup, "duplicates": s.duplicates},
+            "machine": machine,
+            "functions": functions,
+            "fulfill_duplicates": self.duplicates.as_ref().map(|d| self.warm_json(d)),
+            "fake_round_trips_ms": self.round_trips,
+            "table": report.table_values,
+            "budgets": report.budgets.iter().map(Budget::to_json).collect::<Vec<_>>(),
+            "table_text": report.table,
+            "budgets_text": report.budget_text,
+        })
+    }
+
+    fn function_json(&self, k: Kind) -> Value {
+        let c = self.cold(k);
+        json!({
+            "binary": self.settings.bin_dir.join(k.name()),
+            "binary_bytes": self.binary_bytes(k),
+            "arm64_zip_bytes": self.zip_bytes(k),
+            "init_ms": summary(&c.init_ms),
+            "cold_first_response_ms": summary(&c.first_response_ms),
+            "cold_peak_rss_kib": c.peak_rss_kib,
+            "cold_ssm_reads": c.ssm_reads,
+            "cold_stripe_calls": c.stripe_calls,
+            "cold_fakes_ms": summary(&c.fakes_ms),
+            "warm": self.warm_json(self.warm(k)),
+        })
+    }
+
+    fn warm_json(&self, w: &Warm) -> Value {
+        json!({
+            "latency_ms": summary(&w.latency_ms),
+            "fakes_ms": summary(&w.fakes_ms),
+            "above_fakes_ms": summary(&w.overhead_ms),
+            "invocations": w.invocations,
+            "peak_rss_kib": w.peak_rss_kib,
+            "ssm_reads_container": w.ssm_reads,
+            "aws_calls": w.aws_calls,
+            "stripe_calls": w.stripe_calls,
+            "outcomes": w.outcomes,
+            "fakes_timed_directly_ms": fakes_per_request(w, &self.round_trips),
+        })
+    }
+}
+
+fn write_results(path: &Path, results: &Value) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(results)? + "\n")?;
+    Ok(())
+}
+
+// ---- main ----------------------------------------------------------------------
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
@@ -888,19 +1734,8 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<ExitCode> {
     let settings = settings()?;
-    let root = workspace_root();
-    for kind in KINDS {
-        let path = settings.bin_dir.join(kind.name());
-        if !path.is_file() {
-            return Err(format!(
-                "{} is not built. Build first (the functions separately from the bench, so feature \
-                 unification cannot change them):\n  cargo build --release -p checkout -p fulfill && cargo build --release -p bench",
-                path.display()
-            )
-            .into());
-        }
-    }
-    let machine = machine();
+    check_binaries(&settings)?;
+    let mut machine = machine();
     eprintln!(
         "bench: {} cold starts and {} warm invocations per function (binaries in {})",
         settings.cold,
@@ -908,444 +1743,26 @@ async fn run() -> Result<ExitCode> {
         settings.bin_dir.display()
     );
     let started = Instant::now();
-
-    let moto = Moto::start().await?;
-    let config = std::fs::read_to_string(root.join("config.example.json"))?;
-    set_up_moto(&moto, &config).await?;
-    let stripe = FakeStripe::start().await?;
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build(connector);
-    let aws_timing = TimingProxy::start(moto.endpoint_url(), client.clone()).await?;
-    let stripe_timing = TimingProxy::start(stripe.api_base(), client.clone()).await?;
-    let mut bed = Bed {
-        moto,
-        stripe,
-        aws_timing,
-        stripe_timing,
-        client,
-        bin_dir: settings.bin_dir.clone(),
-        visitor: read_json(&root.join("events/checkout-visitor.json"))?,
-        bronze: read_json(&root.join("events/checkout-bronze-l.json"))?,
-        fulfill_template: read_json(&root.join("events/fulfill-completed.json"))?,
-        forms: Vec::new(),
-        sessions_made: 0,
-        config: config.clone(),
+    let mut bed = Bed::start(&settings).await?;
+    let colds = measure_cold_starts(&mut bed, &settings).await?;
+    let (warms, duplicates) = measure_warm_runs(&mut bed, &settings).await?;
+    let round_trips = time_fakes(&bed, &warms).await?;
+    let lambda_dir = target_dir().join("lambda");
+    let findings = Findings {
+        settings: &settings,
+        colds,
+        warms,
+        duplicates,
+        round_trips,
+        lambda_dir,
     };
 
-    // Round 0 warms the page cache (and records checkout's session forms for
-    // fulfill); it is not measured. Rounds interleave the three functions.
-    let mut colds: BTreeMap<&str, Cold> = KINDS.iter().map(|k| (k.name(), Cold::default())).collect();
-    {
-        let mut c = Container::start(&bed, Kind::Checkout).await?;
-        c.invoke(bed.visitor.clone(), &[303]).await?;
-        c.invoke(bed.bronze.clone(), &[303]).await?;
-        c.finish();
-        bed.record_forms();
-        let mut scratch = Cold::default();
-        for kind in [Kind::Baseline, Kind::Fulfill] {
-            cold_start(&mut bed, kind, 0, &mut scratch).await?;
-        }
-    }
-    for round in 0..settings.cold {
-        for kind in KINDS {
-            cold_start(&mut bed, kind, round, colds.get_mut(kind.name()).unwrap()).await?;
-        }
-        eprint!("\rbench: cold start round {}/{}", round + 1, settings.cold);
-    }
-    eprintln!();
-
-    let mut warms: BTreeMap<&str, Warm> = BTreeMap::new();
-    let mut duplicate = None;
-    for kind in KINDS {
-        eprintln!("bench: {} warm invocations of {}", settings.warm, kind.name());
-        if kind == Kind::Fulfill {
-            reset_moto(&bed).await?;
-        }
-        let (warm, dup) = warm_run(&mut bed, kind, &settings).await?;
-        if kind == Kind::Fulfill {
-            duplicate = dup;
-        }
-        warms.insert(kind.name(), warm);
-    }
-    let stripe_samples: Vec<RecordedRequest> = warms.values().flat_map(|w| w.stripe_requests.clone()).collect();
-    eprintln!("bench: timing the fakes' own round trips");
-    reset_moto(&bed).await?;
-    let rts = fake_round_trips(&bed, &stripe_samples).await?;
-
-    // ---- figures -------------------------------------------------------------
-    let size = |kind: Kind| file_size(&settings.bin_dir.join(kind.name())).unwrap_or(0) as f64;
-    let lambda_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("lambda");
-    let zip = |kind: Kind| file_size(&lambda_dir.join(kind.name()).join("bootstrap.zip"));
-
-    struct Row {
-        label: &'static str,
-        values: [f64; 3],
-        fmt: fn(f64) -> String,
-        ratio: bool,
-    }
-    let per = |f: &dyn Fn(Kind) -> f64| [f(Kind::Baseline), f(Kind::Checkout), f(Kind::Fulfill)];
-    let cold = |k: Kind| &colds[k.name()];
-    let warm = |k: Kind| &warms[k.name()];
-    let fakes = |k: Kind| median(&warm(k).fakes_ms);
-    // What the bench's own proxies add per request: AWS calls go through the
-    // counting and the timing proxy, Stripe calls through the timing proxy.
-    let hop = |key: &str| rts.get(key).and_then(|s| s["p50"].as_f64()).unwrap_or(0.0);
-    let hops = |w: &Warm| {
-        w.per_request(&w.aws_calls) * hop("hops: AWS call via counting + timing proxy")
-            + w.per_request(&w.stripe_calls) * hop("hops: Stripe call via timing proxy")
-    };
-    let cold_above = |k: Kind| -> Vec<f64> {
-        let c = cold(k);
-        c.first_response_ms.iter().zip(&c.fakes_ms).map(|(r, f)| r - f).collect()
-    };
-    let direct = |k: Kind| if k == Kind::Baseline { 0.0 } else { fakes_per_request(warm(k), &rts) };
-    let count = |v: f64| format!("{v:.2}");
-    let rows = [
-        Row { label: "init (spawn -> first GET next) p50", values: per(&|k| median(&cold(k).init_ms)), fmt: fmt_ms, ratio: true },
-        Row { label: "cold first response p50", values: per(&|k| median(&cold(k).first_response_ms)), fmt: fmt_ms, ratio: true },
-        Row { label: "cold first response above fakes p50", values: per(&|k| median(&cold_above(k))), fmt: fmt_ms, ratio: true },
-        Row { label: "warm latency p50", values: per(&|k| median(&warm(k).latency_ms)), fmt: fmt_ms, ratio: true },
-        Row { label: "warm latency p99", values: per(&|k| percentile(&warm(k).latency_ms, 99.0)), fmt: fmt_ms, ratio: true },
-        Row { label: "time in the fakes per request p50", values: per(&fakes), fmt: fmt_ms, ratio: false },
-        Row { label: "  (fakes timed directly, sum of p50s)", values: per(&direct), fmt: fmt_ms, ratio: false },
-        Row {
-            label: "warm p50 above the fakes' round trips",
-            values: per(&|k| median(&warm(k).overhead_ms)),
-            fmt: fmt_ms,
-            ratio: true,
-        },
-        Row {
-            label: "warm p99 above the fakes' round trips",
-            values: per(&|k| percentile(&warm(k).overhead_ms, 99.0)),
-            fmt: fmt_ms,
-            ratio: true,
-        },
-        Row {
-            label: "peak RSS (VmHWM, max)",
-            values: per(&|k| {
-                let c = cold(k).peak_rss_kib.iter().copied().max().unwrap_or(0);
-                (c.max(warm(k).peak_rss_kib) * 1024) as f64
-            }),
-            fmt: fmt_mb,
-            ratio: true,
-        },
-        Row { label: "stripped binary", values: per(&size), fmt: fmt_mb, ratio: true },
-        Row {
-            label: "SSM reads per container (max)",
-            values: per(&|k| cold(k).ssm_reads.iter().copied().max().unwrap_or(0).max(warm(k).ssm_reads) as f64),
-            fmt: count,
-            ratio: false,
-        },
-        Row {
-            label: "Stripe calls per request (warm)",
-            values: per(&|k| warm(k).per_request(&warm(k).stripe_calls)),
-            fmt: count,
-            ratio: false,
-        },
-        Row {
-            label: "AWS calls per request (warm)",
-            values: per(&|k| warm(k).per_request(&warm(k).aws_calls)),
-            fmt: count,
-            ratio: false,
-        },
-    ];
-
-    let mut table = String::new();
-    let line = |t: &mut String, cells: [&str; 6]| {
-        t.push_str(&format!(
-            "| {:<38} | {:>10} | {:>10} | {:>7} | {:>10} | {:>7} |\n",
-            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
-        ));
-    };
-    line(&mut table, ["figure", "baseline", "checkout", "x base", "fulfill", "x base"]);
-    table.push_str(&format!("|{:-<40}|{:->12}|{:->12}|{:->9}|{:->12}|{:->9}|\n", "", "", "", "", "", ""));
-    let mut json_rows = serde_json::Map::new();
-    for row in &rows {
-        let [b, c, f] = row.values;
-        let r = |v: f64| if row.ratio { ratio(v, b) } else { String::new() };
-        line(&mut table, [row.label, &(row.fmt)(b), &(row.fmt)(c), &r(c), &(row.fmt)(f), &r(f)]);
-        json_rows.insert(row.label.into(), json!({"baseline": b, "checkout": c, "fulfill": f}));
-    }
-    if let Some(d) = &duplicate {
-        let p50 = median(&d.latency_ms);
-        let p99 = percentile(&d.latency_ms, 99.0);
-        let base = median(&warm(Kind::Baseline).latency_ms);
-        let base99 = percentile(&warm(Kind::Baseline).latency_ms, 99.0);
-        let over = median(&d.overhead_ms);
-        let base_over = median(&warm(Kind::Baseline).overhead_ms);
-        line(&mut table, ["duplicate (already emailed) p50", "", "", "", &fmt_ms(p50), &ratio(p50, base)]);
-        line(&mut table, ["duplicate p99", "", "", "", &fmt_ms(p99), &ratio(p99, base99)]);
-        line(&mut table, ["duplicate: time in the fakes p50", "", "", "", &fmt_ms(median(&d.fakes_ms)), ""]);
-        line(&mut table, ["duplicate: p50 above the fakes", "", "", "", &fmt_ms(over), &ratio(over, base_over)]);
-        line(&mut table, ["duplicate: Stripe calls per request", "", "", "", &count(d.per_request(&d.stripe_calls)), ""]);
-        line(&mut table, ["duplicate: AWS calls per request", "", "", "", &count(d.per_request(&d.aws_calls)), ""]);
-    }
-    let zips: Vec<(Kind, Option<u64>)> = KINDS.iter().map(|&k| (k, zip(k))).collect();
-    if zips.iter().any(|(_, z)| z.is_some()) {
-        let z = |k: Kind| zips.iter().find(|(x, _)| *x == k).and_then(|(_, z)| *z);
-        let show = |k: Kind| z(k).map_or("-".into(), |v| fmt_mb(v as f64));
-        line(&mut table, ["arm64 zip (cargo lambda, see note)", &show(Kind::Baseline), &show(Kind::Checkout), "", &show(Kind::Fulfill), ""]);
-    }
-
-    // ---- budgets -------------------------------------------------------------------
-    let row_values = |label: &str| rows.iter().find(|r| r.label == label).map_or([f64::NAN; 3], |r| r.values);
-    let b = Kind::Baseline;
-    let mut budgets = Vec::new();
-    for k in [Kind::Checkout, Kind::Fulfill] {
-        let (init, base_init) = (median(&cold(k).init_ms), median(&cold(b).init_ms));
-        budgets.push(Budget {
-            what: format!("{} init <= baseline + 15 ms", k.name()),
-            value: init - base_init,
-            allowance: 15.0,
-            unit: "ms",
-            detail: format!("{init:.2} ms vs baseline {base_init:.2} ms"),
-        });
-        let (first, base_first) = (median(&cold(k).first_response_ms), median(&cold(b).first_response_ms));
-        if k == Kind::Checkout {
-            budgets.push(Budget {
-                what: format!("{} cold first response <= baseline + 40 ms", k.name()),
-                value: first - base_first,
-                allowance: 40.0,
-                unit: "ms",
-                detail: format!("{first:.2} ms vs baseline {base_first:.2} ms"),
-            });
-        }
-        if k == Kind::Fulfill {
-            // The budget counts one SSM read and one Stripe call; fulfill's first
-            // request also waits for moto's DynamoDB and SES (moto's
-            // TransactWriteItems deep-copies the table): the same budget without that time.
-            let adjusted: Vec<f64> =
-                cold(k).first_response_ms.iter().zip(&cold(k).other_aws_ms).map(|(r, o)| r - o).collect();
-            let adjusted = median(&adjusted);
-            budgets.push(Budget {
-                what: "fulfill cold first response - DynamoDB/SES time <= baseline + 40 ms".into(),
-                value: adjusted - base_first,
-                allowance: 40.0,
-                unit: "ms",
-                detail: format!(
-                    "{adjusted:.2} ms vs baseline {base_first:.2} ms; as measured {first:.2} ms, of which moto's \
-                     DynamoDB + SES p50 {:.2} ms",
-                    median(&cold(k).other_aws_ms)
-                ),
-            });
-        }
-    }
-    for (k, allowance) in [(Kind::Checkout, 2.0), (Kind::Fulfill, 5.0)] {
-        let p50 = median(&warm(k).latency_ms);
-        budgets.push(Budget {
-            what: format!("{} warm p50 <= fakes' round trips + {allowance} ms", k.name()),
-            value: median(&warm(k).overhead_ms),
-            allowance,
-            unit: "ms",
-            detail: format!(
-                "p50 of latency - fakes per invocation; latency p50 {p50:.2} ms, fakes p50 {:.2} ms, baseline p50 {:.2} ms; \
-                 the bench's proxy hops add ~{:.2} ms of it",
-                fakes(k),
-                median(&warm(Kind::Baseline).latency_ms),
-                hops(warm(k))
-            ),
-        });
-    }
-    for k in [Kind::Checkout, Kind::Fulfill] {
-        let rss = row_values("peak RSS (VmHWM, max)")[k as usize];
-        budgets.push(Budget {
-            what: format!("{} peak RSS <= 30 MB", k.name()),
-            value: rss / 1e6,
-            allowance: 30.0,
-            unit: "MB",
-            detail: format!("VmHWM max over {} cold + 1 warm container", settings.cold),
-        });
-        let ssm = row_values("SSM reads per container (max)")[k as usize];
-        budgets.push(Budget {
-            what: format!("{} SSM reads per container <= 1", k.name()),
-            value: ssm,
-            allowance: 1.0,
-            unit: "reads",
-            detail: format!(
-                "cold containers {:?}, warm container {} over {} invocations",
-                cold(k).ssm_reads,
-                warm(k).ssm_reads,
-                settings.warm + settings.warmup + 1 + duplicate.as_ref().filter(|_| k == Kind::Fulfill).map_or(0, |d| d.invocations)
-            ),
-        });
-    }
-    let stripe_per = |k: Kind| warm(k).per_request(&warm(k).stripe_calls);
-    budgets.push(Budget {
-        what: "checkout Stripe calls per request <= 1".into(),
-        value: stripe_per(Kind::Checkout).max(cold(Kind::Checkout).stripe_calls.iter().copied().max().unwrap_or(0) as f64),
-        allowance: 1.0,
-        unit: "calls",
-        detail: format!("{:?} over {} warm requests", warm(Kind::Checkout).stripe_calls, settings.warm),
-    });
-    budgets.push(Budget {
-        what: "fulfill Stripe retrieves per new session <= 1".into(),
-        value: stripe_per(Kind::Fulfill).max(cold(Kind::Fulfill).stripe_calls.iter().copied().max().unwrap_or(0) as f64),
-        allowance: 1.0,
-        unit: "calls",
-        detail: format!("{:?} over {} warm requests", warm(Kind::Fulfill).stripe_calls, settings.warm),
-    });
-    if let Some(d) = &duplicate {
-        budgets.push(Budget {
-            what: "fulfill Stripe calls per verified duplicate = 0".into(),
-            value: d.per_request(&d.stripe_calls),
-            allowance: 0.0,
-            unit: "calls",
-            detail: format!("{} duplicates, outcomes {:?}", d.invocations, d.outcomes),
-        });
-    }
-    for k in [Kind::Checkout, Kind::Fulfill] {
-        budgets.push(Budget {
-            what: format!("{} stripped binary <= 12 MB", k.name()),
-            value: size(k) / 1e6,
-            allowance: 12.0,
-            unit: "MB",
-            detail: format!("{} bytes", size(k)),
-        });
-        if let Some(z) = zip(k) {
-            budgets.push(Budget {
-                what: format!("{} arm64 zip <= 5 MB", k.name()),
-                value: z as f64 / 1e6,
-                allowance: 5.0,
-                unit: "MB",
-                detail: format!("{}", lambda_dir.join(k.name()).join("bootstrap.zip").display()),
-            });
-        }
-    }
-
-    let mut budget_text = String::new();
-    for bgt in &budgets {
-        budget_text.push_str(&format!(
-            "{:<11} {:<52} {:>8.2} {} (allowance {}; {})\n",
-            bgt.verdict(),
-            bgt.what,
-            bgt.value,
-            bgt.unit,
-            bgt.allowance,
-            bgt.detail
-        ));
-    }
-
-    let mut notes = String::new();
-    notes.push_str(&format!(
-        "Latencies: event queued at the emulator -> response posted. Medians of {} cold starts (fresh emulator, \
-         proxy and process each, interleaved); warm: {} invocations after {} unmeasured.\n",
-        settings.cold, settings.warm, settings.warmup
-    ));
-    notes.push_str(
-        "Time in the fakes: per invocation, what moto and the fake Stripe took for the function's own requests, \
-         measured by timing proxies in front of them (request sent -> whole answer back); \"above the fakes\" is \
-         latency minus that, per invocation (so it includes the runtime API round trip, the counting proxy hop and the \
-         timing proxy hops). \"Timed directly\": the same Stripe requests replayed and each AWS operation \
-         (a stand-in request) timed from this process; sum of calls x p50.\n",
-    );
-    notes.push_str(&format!(
-        "moto is reset (outside the measurement) before fulfill's warm run and every {MOTO_RESET_EVERY} of its \
-         invocations: its TransactWriteItems deep-copies the table, so it slows as the ledger grows.\n"
-    ));
-    notes.push_str(&format!(
-        "Zip sizes come from a separate command, `cargo lambda build --release --arm64 --output-format zip` \
-         (read from {} if present); this run builds nothing.\n",
-        lambda_dir.display()
-    ));
-    notes.push_str(
-        "Exit status: non-zero only when a figure exceeds its budget by more than 2x (for \"baseline + X\" budgets: \
-         the overhead over the baseline is more than 2X) or a function answers wrongly.\n",
-    );
-
-    let mut rt_text = String::new();
-    for (op, s) in &rts {
-        rt_text.push_str(&format!("  {:<48} p50 {:>6.2} ms  p99 {:>6.2} ms\n", op, s["p50"].as_f64().unwrap_or(f64::NAN), s["p99"].as_f64().unwrap_or(f64::NAN)));
-    }
-
-    println!();
-    println!("{table}");
-    println!("Budgets (issue 6):\n{budget_text}");
-    println!("The fakes' own round trips (per call):\n{rt_text}");
-    for k in [Kind::Checkout, Kind::Fulfill] {
-        println!("{} warm calls: AWS {:?}; Stripe {:?}; outcomes {:?}", k.name(), warm(k).aws_calls, warm(k).stripe_calls, warm(k).outcomes);
-    }
-    if let Some(d) = &duplicate {
-        println!("fulfill duplicates: AWS {:?}; Stripe {:?}; outcomes {:?}", d.aws_calls, d.stripe_calls, d.outcomes);
-    }
-    let mut machine = machine;
-    machine["loadavg_at_end"] = std::fs::read_to_string("/proc/loadavg").map(|s| s.trim().to_owned()).unwrap_or_default().into();
-    println!(
-        "\nMachine: {} x {}, Linux {} ({}); load average at start {}, at end {}. Took {:.0} s.",
-        machine["nproc"], machine["cpu"].as_str().unwrap_or(""), machine["kernel"].as_str().unwrap_or(""), machine["arch"].as_str().unwrap_or(""),
-        machine["loadavg_at_start"].as_str().unwrap_or(""), machine["loadavg_at_end"].as_str().unwrap_or(""), started.elapsed().as_secs_f64()
-    );
-    println!("\n{notes}");
-
-    // ---- JSON ------------------------------------------------------------------------
-    let warm_json = |w: &Warm| {
-        json!({
-            "latency_ms": summary(&w.latency_ms),
-            "fakes_ms": summary(&w.fakes_ms),
-            "above_fakes_ms": summary(&w.overhead_ms),
-            "invocations": w.invocations,
-            "peak_rss_kib": w.peak_rss_kib,
-            "ssm_reads_container": w.ssm_reads,
-            "aws_calls": w.aws_calls,
-            "stripe_calls": w.stripe_calls,
-            "outcomes": w.outcomes,
-            "fakes_timed_directly_ms": fakes_per_request(w, &rts),
-        })
-    };
-    let functions: serde_json::Map<String, Value> = KINDS
-        .iter()
-        .map(|&k| {
-            let c = cold(k);
-            (
-                k.name().to_owned(),
-                json!({
-                    "binary": settings.bin_dir.join(k.name()),
-                    "binary_bytes": size(k),
-                    "arm64_zip_bytes": zip(k),
-                    "init_ms": summary(&c.init_ms),
-                    "cold_first_response_ms": summary(&c.first_response_ms),
-                    "cold_peak_rss_kib": c.peak_rss_kib,
-                    "cold_ssm_reads": c.ssm_reads,
-                    "cold_stripe_calls": c.stripe_calls,
-                    "cold_fakes_ms": summary(&c.fakes_ms),
-                    "warm": warm_json(warm(k)),
-                }),
-            )
-        })
-        .collect();
-    let results = json!({
-        "generated_unix": unix_now(),
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "settings": {"cold": settings.cold, "warm": settings.warm, "warmup": settings.warmup, "duplicates": settings.duplicates},
-        "machine": machine,
-        "functions": functions,
-        "fulfill_duplicates": duplicate.as_ref().map(warm_json),
-        "fake_round_trips_ms": rts,
-        "table": json_rows,
-        "budgets": budgets.iter().map(|b| json!({
-            "budget": b.what, "value": b.value, "allowance": b.allowance, "unit": b.unit,
-            "pass": b.pass(), "exceeded_more_than_2x": b.hard_fail(), "detail": b.detail,
-        })).collect::<Vec<_>>(),
-        "table_text": table,
-        "budgets_text": budget_text,
-    });
-    if let Some(dir) = settings.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&settings.out, serde_json::to_string_pretty(&results)? + "\n")?;
+    let report = findings.report();
+    findings.print(&report);
+    machine["loadavg_at_end"] = read_trimmed("/proc/loadavg").into();
+    print_machine(&machine, started.elapsed());
+    println!("\n{}", findings.notes());
+    write_results(&settings.out, &findings.results_json(&report, machine))?;
     println!("JSON: {}", settings.out.display());
-
-    let hard: Vec<&Budget> = budgets.iter().filter(|b| b.hard_fail()).collect();
-    if hard.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for b in hard {
-            eprintln!("bench: budget exceeded by more than 2x: {} ({:.2} {} against {})", b.what, b.value, b.unit, b.allowance);
-        }
-        Ok(ExitCode::from(1))
-    }
+    Ok(exit_code(&report.budgets))
 }
