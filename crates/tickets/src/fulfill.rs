@@ -8,7 +8,7 @@
 //! and mark it sent.
 
 use crate::config::{Config, ConfigCache, ConfigUnavailable};
-use crate::email::{self, EmailLanguage, PaymentFailedEmail, ShippingAddress, VotekeyEmail};
+use crate::email::{self, EmailLanguage, PaymentFailedEmail, VotekeyEmail};
 use crate::ledger::{ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderStatus, VotekeyUse};
 use crate::mail::{MailFault, Mailer, OutgoingEmail};
 use crate::session::TICKET_METADATA_KEY;
@@ -518,15 +518,6 @@ fn render_votekey_email(config: &Config, session: &SessionView, details: &OrderD
         })
         .collect();
     let options: Vec<(&str, &str)> = labelled.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
-    let shipping = session.shipping.as_ref().map(|(name, a)| ShippingAddress {
-        name: name.clone(),
-        line1: a.line1.clone(),
-        line2: a.line2.clone(),
-        city: a.city.clone(),
-        state: a.state.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-    });
     let (subject, intro) = match language {
         EmailLanguage::Japanese => (settings.subject_ja.as_deref(), settings.intro_ja.as_deref()),
         EmailLanguage::English => (settings.subject.as_deref(), settings.intro.as_deref()),
@@ -538,7 +529,7 @@ fn render_votekey_email(config: &Config, session: &SessionView, details: &OrderD
         votekey,
         ticket_name: &ticket_name,
         options: &options,
-        shipping: shipping.as_ref(),
+        shipping: session.shipping.as_ref().map(|(name, address)| (name.as_str(), address)),
         wuhu_url: settings.wuhu_url.as_ref().map(|u| u.as_str()),
         subject_override: subject,
         intro_override: intro,
