@@ -91,6 +91,7 @@ pub fn message_page(title: &str, message: &str, back_link: Option<&str>) -> Stri
     html_document(title, MESSAGE_STYLE, &body)
 }
 
+/// Escapes text for use in HTML content and in double- or single-quoted attributes.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -127,5 +128,14 @@ mod tests {
         let r = error_response(StatusCode::BAD_REQUEST, "x", true, Some("javascript:alert(1)"));
         let Body::Text(page) = r.body() else { panic!("text body") };
         assert!(!page.contains("javascript"));
+    }
+
+    #[test]
+    fn escape_html_handles_all_special_characters() {
+        assert_eq!(
+            escape_html(r#"<a href="x" title='y'>&</a>"#),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
+        );
+        assert_eq!(escape_html("東京 plain"), "東京 plain");
     }
 }

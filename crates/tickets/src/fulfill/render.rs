@@ -2,7 +2,7 @@
 //! order: the email documents of [`crate::email`], filled in.
 
 use crate::config::Config;
-use crate::email::{self, EmailLanguage, PaymentFailedEmail, RenderedEmail, ShippingAddress, VotekeyEmail};
+use crate::email::{self, EmailLanguage, PaymentFailedEmail, RenderedEmail, VotekeyEmail};
 use crate::ledger::OrderDetails;
 use crate::mail::OutgoingEmail;
 use crate::stripe::SessionView;
@@ -25,15 +25,6 @@ pub(super) fn votekey_email(config: &Config, session: &SessionView, details: &Or
         })
         .collect();
     let options: Vec<(&str, &str)> = labelled.iter().map(|(l, v)| (l.as_str(), v.as_str())).collect();
-    let shipping = session.shipping.as_ref().map(|(name, a)| ShippingAddress {
-        name: name.clone(),
-        line1: a.line1.clone(),
-        line2: a.line2.clone(),
-        city: a.city.clone(),
-        state: a.state.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-    });
     let (subject, intro) = match language {
         EmailLanguage::Japanese => (settings.subject_ja.as_deref(), settings.intro_ja.as_deref()),
         EmailLanguage::English => (settings.subject.as_deref(), settings.intro.as_deref()),
@@ -45,7 +36,7 @@ pub(super) fn votekey_email(config: &Config, session: &SessionView, details: &Or
         votekey,
         ticket_name: &ticket_name,
         options: &options,
-        shipping: shipping.as_ref(),
+        shipping: session.shipping.as_ref().map(|(name, address)| (name.as_str(), address)),
         wuhu_url: settings.wuhu_url.as_ref().map(|u| u.as_str()),
         subject_override: subject,
         intro_override: intro,

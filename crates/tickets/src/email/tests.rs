@@ -1,0 +1,413 @@
+use super::*;
+
+const VOTEKEY: &str = "TDF-BCDFGHJK";
+const RECIPIENT: &str = "Hanako Yamada";
+
+fn tokyo_address() -> PostalAddress {
+    PostalAddress {
+        line1: Some("1-2-3 Jinnan".to_owned()),
+        line2: Some("Demo Building 4F".to_owned()),
+        city: Some("Shibuya-ku".to_owned()),
+        state: Some("Tokyo".to_owned()),
+        postal_code: Some("150-0041".to_owned()),
+        country: Some("JP".to_owned()),
+    }
+}
+
+fn votekey_email<'a>(
+    language: EmailLanguage,
+    options: &'a [(&'a str, &'a str)],
+    shipping: Option<(&'a str, &'a PostalAddress)>,
+) -> VotekeyEmail<'a> {
+    VotekeyEmail {
+        language,
+        event_name: Some("Tokyo Demo Fest 2026"),
+        buyer_name: Some("Hanako"),
+        votekey: VOTEKEY,
+        ticket_name: "Bronze ticket",
+        options,
+        shipping,
+        wuhu_url: Some("https://party.example/wuhu/"),
+        subject_override: None,
+        intro_override: None,
+    }
+}
+
+fn payment_failed_email(language: EmailLanguage) -> PaymentFailedEmail<'static> {
+    PaymentFailedEmail {
+        language,
+        event_name: Some("Tokyo Demo Fest 2026"),
+        buyer_name: Some("Hanako"),
+        retry_url: "https://tokyodemofest.jp/tickets",
+        subject_override: None,
+        intro_override: None,
+    }
+}
+
+fn assert_contains(haystack: &str, needle: &str) {
+    assert!(haystack.contains(needle), "expected {needle:?} in:\n{haystack}");
+}
+
+fn assert_lacks(haystack: &str, needle: &str) {
+    assert!(!haystack.contains(needle), "did not expect {needle:?} in:\n{haystack}");
+}
+
+#[test]
+fn locale_mapping() {
+    let cases = [
+        (Some("ja"), EmailLanguage::Japanese),
+        (Some("ja-JP"), EmailLanguage::Japanese),
+        (Some("ja_JP"), EmailLanguage::Japanese),
+        (Some("JA"), EmailLanguage::Japanese),
+        (Some("en"), EmailLanguage::English),
+        (Some("en-GB"), EmailLanguage::English),
+        (Some("auto"), EmailLanguage::English),
+        (Some("jam"), EmailLanguage::English),
+        (Some(""), EmailLanguage::English),
+        (None, EmailLanguage::English),
+    ];
+    for (locale, expected) in cases {
+        assert_eq!(EmailLanguage::from_stripe_locale(locale), expected, "{locale:?}");
+    }
+}
+
+#[test]
+fn votekey_email_has_everything_in_both_languages() {
+    let address = tokyo_address();
+    let options = [("T-shirt size", "L"), ("Dinner", "Vegetarian")];
+    for language in [EmailLanguage::English, EmailLanguage::Japanese] {
+        let email = render_votekey(&votekey_email(language, &options, Some((RECIPIENT, &address))));
+        for body in [&email.text, &email.html] {
+            for expected in [
+                VOTEKEY,
+                "Bronze ticket",
+                "T-shirt size",
+                "L",
+                "Vegetarian",
+                "Hanako Yamada",
+                "1-2-3 Jinnan",
+                "Demo Building 4F",
+                "Shibuya-ku",
+                "150-0041",
+                "https://party.example/wuhu/",
+                "Tokyo Demo Fest 2026",
+            ] {
+                assert_contains(body, expected);
+            }
+        }
+        assert_contains(&email.subject, "Tokyo Demo Fest 2026");
+    }
+}
+
+#[test]
+fn votekey_email_speaks_the_buyers_language() {
+    let address = tokyo_address();
+    let english = render_votekey(&votekey_email(EmailLanguage::English, &[], Some((RECIPIENT, &address))));
+    let japanese = render_votekey(&votekey_email(
+        EmailLanguage::Japanese,
+        &[],
+        Some((RECIPIENT, &address)),
+    ));
+
+    assert_eq!(english.subject, "Your votekey for Tokyo Demo Fest 2026");
+    for expected in ["Hi Hanako,", "Ticket: Bronze ticket", "Shipping address"] {
+        assert_contains(&english.text, expected);
+    }
+    assert_contains(&english.html, "<html lang=\"en\">");
+
+    assert_eq!(japanese.subject, "【Tokyo Demo Fest 2026】投票キーのお知らせ");
+    for expected in ["Hanako 様", "チケット：Bronze ticket", "お届け先", "〒150-0041"] {
+        assert_contains(&japanese.text, expected);
+    }
+    assert_contains(&japanese.html, "<html lang=\"ja\">");
+    for english_word in ["Ticket", "Hi ", "votekey", "Shipping"] {
+        assert_lacks(&japanese.text, english_word);
+    }
+}
+
+#[test]
+fn html_is_a_utf8_document_with_a_prominent_monospace_votekey() {
+    let email = render_votekey(&votekey_email(EmailLanguage::English, &[], None));
+    assert!(email.html.starts_with("<!DOCTYPE html>"), "{}", email.html);
+    assert_contains(&email.html, "<meta charset=\"utf-8\">");
+    assert!(email.html.trim_end().ends_with("</html>"), "{}", email.html);
+    let votekey_line = email
+        .html
+        .lines()
+        .find(|line| line.contains(VOTEKEY))
+        .unwrap_or_default();
+    assert_contains(votekey_line, "monospace");
+    assert_contains(votekey_line, "font-size:32px");
+}
+
+#[test]
+fn html_escapes_every_interpolated_value() {
+    let evil = "<script>alert(1)</script>";
+    let address = PostalAddress {
+        line1: Some(evil.to_owned()),
+        ..PostalAddress::default()
+    };
+    let options = [(evil, evil)];
+    let email = render_votekey(&VotekeyEmail {
+        event_name: Some(evil),
+        buyer_name: Some(evil),
+        ticket_name: evil,
+        votekey: evil,
+        intro_override: Some(evil),
+        ..votekey_email(EmailLanguage::English, &options, Some((evil, &address)))
+    });
+    assert_lacks(&email.html, "<script");
+    assert_contains(&email.html, "&lt;script&gt;alert(1)&lt;/script&gt;");
+    // The plain-text body is not HTML, so it shows the name as typed.
+    assert_contains(&email.text, evil);
+
+    let failed = render_payment_failed(&PaymentFailedEmail {
+        buyer_name: Some(evil),
+        event_name: Some(evil),
+        ..payment_failed_email(EmailLanguage::Japanese)
+    });
+    assert_lacks(&failed.html, "<script");
+    assert_contains(&failed.html, "&lt;script&gt;");
+}
+
+#[test]
+fn no_shipping_block_without_shipping() {
+    let english = render_votekey(&votekey_email(EmailLanguage::English, &[], None));
+    let japanese = render_votekey(&votekey_email(EmailLanguage::Japanese, &[], None));
+    for body in [&english.text, &english.html] {
+        assert_lacks(body, "Shipping address");
+    }
+    for body in [&japanese.text, &japanese.html] {
+        assert_lacks(body, "お届け先");
+    }
+    assert_lacks(&english.html, "<h2");
+}
+
+#[test]
+fn wuhu_link_only_when_set() {
+    let with = render_votekey(&votekey_email(EmailLanguage::English, &[], None));
+    assert_contains(
+        &with.text,
+        "Use this votekey to register at https://party.example/wuhu/",
+    );
+    assert_contains(&with.html, "<a href=\"https://party.example/wuhu/\"");
+
+    let without = render_votekey(&VotekeyEmail {
+        wuhu_url: None,
+        ..votekey_email(EmailLanguage::English, &[], None)
+    });
+    assert_lacks(&without.text, "register at");
+    assert_lacks(&without.html, "register at");
+    assert_lacks(&without.html, "<a ");
+
+    let blank = render_votekey(&VotekeyEmail {
+        wuhu_url: Some("  "),
+        ..votekey_email(EmailLanguage::Japanese, &[], None)
+    });
+    assert_lacks(&blank.html, "<a ");
+    assert_lacks(&blank.text, "ユーザー登録");
+}
+
+#[test]
+fn only_http_urls_become_links() {
+    let cases = [
+        ("https://example.com/?a=1&b=2", true),
+        ("HTTP://example.com", true),
+        ("javascript:alert(1)", false),
+        ("JaVaScRiPt:alert(1)", false),
+        ("data:text/html,<b>x</b>", false),
+        ("https://example.com/\" onclick=\"x", false),
+        ("//example.com", false),
+        ("", false),
+    ];
+    for (url, is_link) in cases {
+        let rendered = link_or_text(url);
+        assert_eq!(rendered.contains("<a "), is_link, "{url:?}: {rendered}");
+        assert_lacks(&rendered, "\" onclick");
+    }
+    assert_eq!(
+        link_or_text("https://example.com/?a=1&b=2"),
+        format!(
+            "<a href=\"https://example.com/?a=1&amp;b=2\" style=\"{HTML_LINK_STYLE}\">\
+             https://example.com/?a=1&amp;b=2</a>"
+        )
+    );
+}
+
+#[test]
+fn javascript_urls_are_never_links() {
+    let email = render_votekey(&VotekeyEmail {
+        wuhu_url: Some("javascript:alert(document.cookie)"),
+        ..votekey_email(EmailLanguage::English, &[], None)
+    });
+    assert_lacks(&email.html, "href");
+    assert_contains(&email.html, "javascript:alert(document.cookie)");
+
+    let failed = render_payment_failed(&PaymentFailedEmail {
+        retry_url: "javascript:alert(1)",
+        ..payment_failed_email(EmailLanguage::English)
+    });
+    assert_lacks(&failed.html, "href");
+}
+
+#[test]
+fn subject_override_is_used_and_kept_on_one_line() {
+    let email = render_votekey(&VotekeyEmail {
+        subject_override: Some("Your key\r\nBcc: victim@example.com\n"),
+        ..votekey_email(EmailLanguage::English, &[], None)
+    });
+    assert_eq!(email.subject, "Your key Bcc: victim@example.com");
+
+    let failed = render_payment_failed(&PaymentFailedEmail {
+        subject_override: Some("Payment\rproblem"),
+        ..payment_failed_email(EmailLanguage::Japanese)
+    });
+    assert_eq!(failed.subject, "Payment problem");
+}
+
+#[test]
+fn blank_subject_override_falls_back_to_the_default() {
+    let email = render_votekey(&VotekeyEmail {
+        subject_override: Some("\r\n "),
+        ..votekey_email(EmailLanguage::English, &[], None)
+    });
+    assert_eq!(email.subject, "Your votekey for Tokyo Demo Fest 2026");
+}
+
+#[test]
+fn event_name_cannot_break_the_subject_line() {
+    for language in [EmailLanguage::English, EmailLanguage::Japanese] {
+        let email = render_votekey(&VotekeyEmail {
+            event_name: Some("TDF\r\nBcc: victim@example.com"),
+            ..votekey_email(language, &[], None)
+        });
+        assert_lacks(&email.subject, "\r");
+        assert_lacks(&email.subject, "\n");
+        assert_contains(&email.subject, "TDF Bcc: victim@example.com");
+    }
+}
+
+#[test]
+fn subject_without_event_name_is_generic() {
+    let english = render_votekey(&VotekeyEmail {
+        event_name: None,
+        ..votekey_email(EmailLanguage::English, &[], None)
+    });
+    let japanese = render_payment_failed(&PaymentFailedEmail {
+        event_name: Some(" "),
+        ..payment_failed_email(EmailLanguage::Japanese)
+    });
+    assert_eq!(english.subject, "Your votekey");
+    assert_eq!(japanese.subject, "お支払いが完了しませんでした");
+}
+
+#[test]
+fn intro_override_replaces_the_default_intro() {
+    let default = render_votekey(&votekey_email(EmailLanguage::English, &[], None));
+    assert_contains(&default.text, "Thank you for buying a ticket");
+
+    let email = render_votekey(&VotekeyEmail {
+        intro_override: Some("Thanks for supporting the party!\nDoors open at 10:00."),
+        ..votekey_email(EmailLanguage::English, &[], None)
+    });
+    assert_contains(&email.text, "Thanks for supporting the party!\nDoors open at 10:00.");
+    assert_contains(
+        &email.html,
+        "Thanks for supporting the party!<br>\nDoors open at 10:00.",
+    );
+    assert_lacks(&email.text, "Thank you for buying a ticket");
+
+    let failed = render_payment_failed(&PaymentFailedEmail {
+        intro_override: Some("カスタム文面です。"),
+        ..payment_failed_email(EmailLanguage::Japanese)
+    });
+    assert_contains(&failed.text, "カスタム文面です。");
+    assert_lacks(&failed.text, "チケットは発行されておりません");
+}
+
+#[test]
+fn japanese_texts_without_an_event_name_read_naturally() {
+    let votekey = render_votekey(&VotekeyEmail {
+        event_name: None,
+        ..votekey_email(EmailLanguage::Japanese, &[], None)
+    });
+    assert_contains(&votekey.text, "\n\nこの度はチケットをお買い上げいただき、");
+    assert!(
+        votekey
+            .text
+            .ends_with("\n\n会場でお会いできるのを楽しみにしております。\n"),
+        "{}",
+        votekey.text
+    );
+
+    let failed = render_payment_failed(&PaymentFailedEmail {
+        event_name: None,
+        ..payment_failed_email(EmailLanguage::Japanese)
+    });
+    assert_contains(&failed.text, "\n\nチケットのお支払いが完了しなかったため、");
+}
+
+#[test]
+fn greeting_uses_the_name_when_known() {
+    let cases = [
+        (EmailLanguage::English, Some("Hanako"), "Hi Hanako,"),
+        (EmailLanguage::English, None, "Hi,"),
+        (EmailLanguage::Japanese, Some("山田 花子"), "山田 花子 様"),
+        (EmailLanguage::Japanese, None, "お客様"),
+    ];
+    for (language, buyer_name, expected) in cases {
+        let email = render_votekey(&VotekeyEmail {
+            buyer_name,
+            ..votekey_email(language, &[], None)
+        });
+        assert!(email.text.starts_with(expected), "{}", email.text);
+    }
+}
+
+#[test]
+fn payment_failed_email_links_to_the_ticket_page() {
+    for language in [EmailLanguage::English, EmailLanguage::Japanese] {
+        let email = render_payment_failed(&payment_failed_email(language));
+        assert_contains(&email.subject, "Tokyo Demo Fest 2026");
+        assert_contains(&email.text, "https://tokyodemofest.jp/tickets");
+        assert_contains(&email.html, "<a href=\"https://tokyodemofest.jp/tickets\"");
+        assert_contains(&email.html, "<meta charset=\"utf-8\">");
+    }
+    let japanese = render_payment_failed(&payment_failed_email(EmailLanguage::Japanese));
+    assert_eq!(japanese.subject, "【Tokyo Demo Fest 2026】お支払いが完了しませんでした");
+    assert_contains(&japanese.text, "Hanako 様");
+}
+
+#[test]
+fn address_lines_follow_each_languages_order() {
+    let address = tokyo_address();
+    assert_eq!(
+        address_lines(EmailLanguage::English, RECIPIENT, &address),
+        [
+            "Hanako Yamada",
+            "1-2-3 Jinnan",
+            "Demo Building 4F",
+            "Shibuya-ku Tokyo 150-0041",
+            "JP"
+        ]
+    );
+    assert_eq!(
+        address_lines(EmailLanguage::Japanese, RECIPIENT, &address),
+        [
+            "〒150-0041",
+            "Tokyo Shibuya-ku",
+            "1-2-3 Jinnan",
+            "Demo Building 4F",
+            "JP",
+            "Hanako Yamada 様"
+        ]
+    );
+    let sparse = PostalAddress {
+        line2: Some("  ".to_owned()),
+        ..PostalAddress::default()
+    };
+    assert_eq!(
+        address_lines(EmailLanguage::English, "Only Name", &sparse),
+        ["Only Name"]
+    );
+}
