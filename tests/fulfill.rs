@@ -485,13 +485,11 @@ async fn a_rotated_secret_list_and_a_configured_tolerance() {
     let response = send(sign(NEW, now)).await;
     assert_status(&response, 200, "signed with the second secret of the list");
     assert_eq!(outcome(&response), "emailed");
+    // `t=…,v1=<old>` followed by the `v1=<new>` of a second header.
+    let one_v1_per_secret = format!("{},{}", sign(OLD, now), sign(NEW, now).split_once(',').unwrap().1);
     for (name, signature) in [
         ("signed with the first secret", sign(OLD, now)),
-        ("one v1 per secret, as Stripe sends while rolling", webhook::sign_with_all(
-            body.as_bytes(),
-            &WebhookSecrets::new(vec![OLD.into(), NEW.into()]).unwrap(),
-            now,
-        )),
+        ("one v1 per secret, as Stripe sends while rolling", one_v1_per_secret),
         ("exactly the configured 60 s old", sign(OLD, now - 60)),
     ] {
         let response = send(signature).await;

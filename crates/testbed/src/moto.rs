@@ -31,9 +31,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use http::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// The region every test resource lives in.
 pub const REGION: &str = "us-east-1";
@@ -388,7 +391,7 @@ impl Moto {
         Ok(())
     }
 
-    /// One HTTP/1.1 request to moto (`Connection: close`); returns status and body.
+    /// One HTTP/1.1 request to moto; returns status and body.
     pub async fn request(
         &self,
         method: &str,
@@ -512,8 +515,8 @@ fn raw_header(raw: &str, name: &str) -> Option<String> {
     value
 }
 
-/// A minimal HTTP/1.1 client: one request per connection (`Connection: close`),
-/// reads to EOF, understands `Content-Length` and chunked bodies.
+/// One HTTP/1.1 request on a fresh connection (none is kept for reuse, so
+/// nothing outlives the caller's runtime); returns status and body.
 pub async fn http_request(
     addr: SocketAddr,
     method: &str,
@@ -521,86 +524,30 @@ pub async fn http_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+    let mut request = Request::builder().method(method).uri(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let mut buf = req.into_bytes();
-    buf.extend_from_slice(body);
-    stream.write_all(&buf).await?;
-    let mut resp = Vec::new();
-    stream.read_to_end(&mut resp).await?;
-    parse_response(&resp)
-}
+    let request = request
+        .body(Body::from(body.to_vec()))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
 
-fn parse_response(resp: &[u8]) -> io::Result<(u16, Vec<u8>)> {
-    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, format!("bad HTTP response: {m}"));
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no header end"))?;
-    let head = std::str::from_utf8(&resp[..split]).map_err(|_| bad("non-UTF-8 head"))?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("status line"))?;
-    let mut chunked = false;
-    let mut length: Option<usize> = None;
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            let (k, v) = (k.trim(), v.trim());
-            if k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked") {
-                chunked = true;
-            } else if k.eq_ignore_ascii_case("content-length") {
-                length = v.parse().ok();
-            }
-        }
-    }
-    let raw = &resp[split + 4..];
-    let body = if chunked {
-        let mut out = Vec::new();
-        let mut rest = raw;
-        loop {
-            let eol = rest.windows(2).position(|w| w == b"\r\n").ok_or_else(|| bad("chunk size"))?;
-            let size_str = std::str::from_utf8(&rest[..eol]).map_err(|_| bad("chunk size"))?;
-            let size = usize::from_str_radix(size_str.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|_| bad("chunk size"))?;
-            rest = &rest[eol + 2..];
-            if size == 0 {
-                break;
-            }
-            if rest.len() < size {
-                return Err(bad("truncated chunk"));
-            }
-            out.extend_from_slice(&rest[..size]);
-            rest = rest.get(size + 2..).unwrap_or(&[]);
-        }
-        out
-    } else {
-        match length {
-            Some(n) if n <= raw.len() => raw[..n].to_vec(),
-            _ => raw.to_vec(),
-        }
-    };
-    Ok((status, body))
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(connector);
+    let response = client.request(request).await.map_err(io::Error::other)?;
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+        .await
+        .map_err(io::Error::other)?;
+    Ok((status, body.to_vec()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_chunked_and_sized_responses() {
-        let (s, b) = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef").unwrap();
-        assert_eq!((s, b.as_slice()), (200, &b"abc"[..]));
-        let (s, b) = parse_response(
-            b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!((s, b.as_slice()), (404, &b"abcde"[..]));
-    }
 
     #[test]
     fn raw_header_unfolds() {
