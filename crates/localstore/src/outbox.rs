@@ -73,7 +73,7 @@ pub async fn list(dir: &Path) -> std::io::Result<Vec<StoredEmail>> {
 fn random_hex(bytes: usize) -> Result<String, MailFault> {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).map_err(|e| MailFault::Unavailable(format!("random id: {e}")))?;
-    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(buffer))
 }
 
 impl Mailer for OutboxMailer {

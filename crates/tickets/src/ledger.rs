@@ -216,7 +216,7 @@ pub struct LedgerFault(pub String);
 fn claim_token() -> Result<String, LedgerFault> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| LedgerFault(format!("random token: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(bytes))
 }
 
 /// The ledger's storage.

@@ -4,13 +4,12 @@
 //!
 //! Needs `cargo build --bins` first (scripts/test does it).
 
-mod support;
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::*;
+use crate::support::*;
 use testbed::moto::Moto;
 use testbed::proxy::CountingProxy;
 use testbed::runtime_api::{FunctionProcess, InvocationRecord, RuntimeApi};

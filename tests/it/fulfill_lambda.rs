@@ -6,12 +6,11 @@
 //! Needs `cargo build --bins` first (scripts/test does it); `TDF_BIN_DIR=target/release`
 //! runs the release build.
 
-mod support;
 
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use support::*;
+use crate::support::*;
 use testbed::moto::{Moto, SentEmail};
 use testbed::proxy::CountingProxy;
 use testbed::runtime_api::{FunctionProcess, RuntimeApi};

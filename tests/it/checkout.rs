@@ -1,13 +1,12 @@
 //! The checkout handler end to end over real HTTP: config from SSM (moto),
 //! sessions from the fake Stripe. Every events/checkout-*.json is replayed.
 
-mod support;
 
 use http::header;
 use lambda_http::Body;
 use std::sync::Arc;
 use std::time::Duration;
-use support::*;
+use crate::support::*;
 use testbed::moto::Moto;
 use testbed::stripe::{Failure, FakeStripe, RecordedRequest};
 use tickets::checkout::Checkout;

@@ -1,6 +1,6 @@
 //! Shared set-up for the integration tests: one moto per test binary, a fake
 //! Stripe per test, configs put into SSM, and events from `events/`.
-#![allow(dead_code)] // each test binary uses a different part
+
 
 use aws_sdk_ssm::config::{Credentials, Region};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,6 @@
 //! themselves; an offset clock moves time past claim leases without sleeping.
 //! Every events/fulfill-*.json is replayed.
 
-mod support;
 
 use http::header;
 use lambda_http::{Body, Request, Response};
@@ -14,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use support::*;
+use crate::support::*;
 use testbed::moto::{Moto, SentEmail};
 use testbed::proxy::CountingProxy;
 use testbed::stripe::{Address, Buyer, Failure, FakeStripe, PaymentOutcome};
@@ -1118,7 +1117,7 @@ fn fulfill_events_are_well_formed_and_signed_with_the_local_secret() {
         let method = event["requestContext"]["http"]["method"].as_str().unwrap();
         assert_eq!(event["routeKey"], format!("{method} /fulfill"), "{name}");
         assert_eq!(event["requestContext"]["routeKey"], event["routeKey"], "{name}");
-        let request = support::event(&name);
+        let request = crate::support::event(&name);
         assert_eq!(request.method().as_str(), method, "{name}");
         if method == "GET" {
             assert!(event_session_id(&event).is_some_and(|id| id.starts_with("cs_test_")), "{name}");

@@ -1,7 +1,7 @@
 //! The local server's purchase flow over plain HTTP (no browser): ticket
 //! form → 303 to the stand-in → pay → signed webhook → success URL →
 //! thank-you page; one email in the outbox, the order emailed in the ledger.
-//! tests/browser.rs (root package) does the same in headless Chromium.
+//! The `browser` module does the same in headless Chromium.
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode, header};

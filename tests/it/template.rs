@@ -14,7 +14,7 @@
 use serde_json::{Map, Value as J, json};
 use std::collections::BTreeSet;
 
-const TEMPLATE: &str = include_str!("../template.yaml");
+const TEMPLATE: &str = include_str!("../../template.yaml");
 
 type Check = fn(&J) -> Result<(), String>;
 

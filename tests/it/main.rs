@@ -1,0 +1,20 @@
+//! The workspace's integration tests, as one test binary (one link of the
+//! AWS SDK, async-stripe and fantoccini), a module per area:
+//!
+//! - `checkout`, `fulfill`: the handlers end to end over real HTTP, against
+//!   moto (SSM, DynamoDB, SES) and the Stripe stand-in;
+//! - `checkout_lambda`, `fulfill_lambda`: the real binaries under the Lambda
+//!   Runtime API emulator (`cargo build --bins` first; `scripts/test` does it);
+//! - `local_flow`, `browser`: the local dev server over HTTP and in headless Chromium;
+//! - `template`: the SAM template.
+//!
+//! `support` holds the shared set-up (one moto for the whole binary).
+
+mod browser;
+mod checkout;
+mod checkout_lambda;
+mod fulfill;
+mod fulfill_lambda;
+mod local_flow;
+mod support;
+mod template;
