@@ -60,7 +60,11 @@ fn start_driver(chromedriver: &Path, log: &Path) -> Driver {
     let driver = Driver { child, port };
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not listen on {port} within 20 s (log: {})", log.display());
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on {port} within 20 s (log: {})",
+            log.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     driver

@@ -1,12 +1,11 @@
 //! The checkout handler end to end over real HTTP: config from SSM (moto),
 //! sessions from the fake Stripe. Every events/checkout-*.json is replayed.
 
-
+use crate::support::*;
 use http::header;
 use lambda_http::Body;
 use std::sync::Arc;
 use std::time::Duration;
-use crate::support::*;
 use testbed::moto::Moto;
 use testbed::stripe::{Failure, FakeStripe, RecordedRequest};
 use tickets::checkout::Checkout;
@@ -63,7 +62,8 @@ async fn every_checkout_event_gets_its_expected_status() {
     let names = event_names("checkout-");
     assert!(names.len() >= 8, "{names:?}");
     for name in names {
-        let status = expected.get(&name).and_then(|s| s.as_u64()).unwrap_or_else(|| panic!("{name} has no expected status"));
+        let status =
+            expected.get(&name).and_then(|s| s.as_u64()).unwrap_or_else(|| panic!("{name} has no expected status"));
         let before = bed.creates().len();
         let response = bed.checkout.handle(event(&name)).await;
         assert_eq!(response.status().as_u16() as u64, status, "{name}: {}", text(response.body()));
@@ -116,7 +116,8 @@ async fn bronze_sessions_ship_the_chosen_shirt() {
         ("XL", "xl", "price_1TdfTshirtXL"),
     ] {
         bed.stripe.clear_requests();
-        let response = bed.checkout.handle(form_request(&format!("type=Bronze&tshirt={form_size}&newsletter=yes"), "*/*")).await;
+        let response =
+            bed.checkout.handle(form_request(&format!("type=Bronze&tshirt={form_size}&newsletter=yes"), "*/*")).await;
         assert_eq!(response.status(), 303, "{}", text(response.body()));
         let creates = bed.creates();
         assert_eq!(creates.len(), 1);

@@ -4,12 +4,11 @@
 //!
 //! Needs `cargo build --bins` first (scripts/test does it).
 
-
+use crate::support::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use crate::support::*;
 use testbed::moto::Moto;
 use testbed::proxy::CountingProxy;
 use testbed::runtime_api::{FunctionProcess, InvocationRecord, RuntimeApi};
@@ -143,10 +142,12 @@ async fn every_checkout_event_through_the_real_binary() {
             assert_no_secrets(name, &response.to_string());
             if got == 303 {
                 assert_eq!(lambda.creates(), before + 1, "{name}: one Stripe call per redirect");
-                let location = header(&response, "location").unwrap_or_else(|| panic!("{name}: no Location: {response}"));
+                let location =
+                    header(&response, "location").unwrap_or_else(|| panic!("{name}: no Location: {response}"));
                 assert!(location.starts_with("https://checkout.stripe.com/c/pay/cs_test_"), "{name}: {location}");
                 let session_id = location.rsplit('/').next().unwrap();
-                let session = lambda.stripe.session(session_id).unwrap_or_else(|| panic!("{name}: no session {session_id}"));
+                let session =
+                    lambda.stripe.session(session_id).unwrap_or_else(|| panic!("{name}: no session {session_id}"));
                 assert_eq!(session["url"], location, "{name}");
                 assert_eq!(header(&response, "cache-control"), Some("no-store"), "{name}: {response}");
             } else {

@@ -5,7 +5,7 @@
 //! themselves; an offset clock moves time past claim leases without sleeping.
 //! Every events/fulfill-*.json is replayed.
 
-
+use crate::support::*;
 use http::header;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -13,15 +13,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use crate::support::*;
 use testbed::moto::{Moto, SentEmail};
 use testbed::proxy::CountingProxy;
 use testbed::stripe::{Address, Buyer, Failure, FakeStripe, PaymentOutcome};
+use tickets::BoxFuture;
 use tickets::checkout::Checkout;
 use tickets::config::{ConfigCache, SsmSource};
 use tickets::fulfill::{ClaimTiming, Fulfill};
-use tickets::BoxFuture;
-use tickets::ledger::{ClaimOutcome, DynamoLedger, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse};
+use tickets::ledger::{
+    ClaimOutcome, DynamoLedger, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse,
+};
 use tickets::mail::SesMailer;
 use tickets::stripe::StripeApi;
 use tickets::webhook::{self, SignatureError, Tolerance, WebhookSecrets};
@@ -84,7 +85,9 @@ impl Bed {
                     .with_initial_backoff(Duration::from_millis(10))
                     .with_max_backoff(Duration::from_millis(50)),
             )
-            .timeout_config(aws_config::timeout::TimeoutConfig::builder().operation_timeout(Duration::from_secs(10)).build())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder().operation_timeout(Duration::from_secs(10)).build(),
+            )
             .build();
 
         let stripe = FakeStripe::start().await.unwrap();
@@ -102,11 +105,16 @@ impl Bed {
         } else {
             Arc::new(dynamo)
         };
-        let fulfill = Fulfill::new(cache.clone(), payments.clone(), ledger, Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&aws))))
-            .with_clock(Arc::new(move || match clock_frozen.load(Ordering::SeqCst) {
-                0 => unix_now() + clock_offset.load(Ordering::SeqCst),
-                at => at,
-            }))
+        let fulfill = Fulfill::new(
+            cache.clone(),
+            payments.clone(),
+            ledger,
+            Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&aws))),
+        )
+        .with_clock(Arc::new(move || match clock_frozen.load(Ordering::SeqCst) {
+            0 => unix_now() + clock_offset.load(Ordering::SeqCst),
+            at => at,
+        }))
         .with_timing(ClaimTiming { lease: LEASE, send_budget: SEND_BUDGET });
         let checkout = Checkout::new(cache, payments);
         let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws_config(&moto)), table.clone());
@@ -171,7 +179,10 @@ impl Bed {
 
     /// `body` signed with the local secret at the handler's now.
     fn signed(&self, body: &str) -> Request {
-        webhook_request(Body::Text(body.to_owned()), Some(&webhook::sign(body.as_bytes(), LOCAL_WEBHOOK_SECRET, self.now())))
+        webhook_request(
+            Body::Text(body.to_owned()),
+            Some(&webhook::sign(body.as_bytes(), LOCAL_WEBHOOK_SECRET, self.now())),
+        )
     }
 
     async fn post(&self, body: &str) -> Response<Body> {
@@ -374,17 +385,47 @@ async fn refused_deliveries_are_one_line_400s_and_change_nothing() {
         ("tampered body (another session)", Some(good.clone()), swapped, "no signature matches"),
         ("wrong secret", Some(sign(&body, "whsec_some_other_endpoint", now)), body.clone(), "no signature matches"),
         ("stale (now - 301)", Some(sign(&body, LOCAL_WEBHOOK_SECRET, now - 301)), body.clone(), "signed too long ago"),
-        ("future (now + 400)", Some(sign(&body, LOCAL_WEBHOOK_SECRET, now + 400)), body.clone(), "signed in the future"),
-        ("future (now + 301)", Some(sign(&body, LOCAL_WEBHOOK_SECRET, now + 301)), body.clone(), "signed in the future"),
+        (
+            "future (now + 400)",
+            Some(sign(&body, LOCAL_WEBHOOK_SECRET, now + 400)),
+            body.clone(),
+            "signed in the future",
+        ),
+        (
+            "future (now + 301)",
+            Some(sign(&body, LOCAL_WEBHOOK_SECRET, now + 301)),
+            body.clone(),
+            "signed in the future",
+        ),
         ("malformed: no fields", Some("garbage".into()), body.clone(), "malformed Stripe-Signature header"),
-        ("malformed: timestamp", Some(format!("t=yesterday,v1={v1}")), body.clone(), "malformed Stripe-Signature header"),
-        ("malformed: signed timestamp", Some(format!("t=+{now},v1={v1}")), body.clone(), "malformed Stripe-Signature header"),
+        (
+            "malformed: timestamp",
+            Some(format!("t=yesterday,v1={v1}")),
+            body.clone(),
+            "malformed Stripe-Signature header",
+        ),
+        (
+            "malformed: signed timestamp",
+            Some(format!("t=+{now},v1={v1}")),
+            body.clone(),
+            "malformed Stripe-Signature header",
+        ),
         ("malformed: v1 not hex", Some(format!("t={now},v1=xyz")), body.clone(), "malformed Stripe-Signature header"),
-        ("malformed: two timestamps", Some(format!("t={now},t={now},v1={v1}")), body.clone(), "malformed Stripe-Signature header"),
+        (
+            "malformed: two timestamps",
+            Some(format!("t={now},t={now},v1={v1}")),
+            body.clone(),
+            "malformed Stripe-Signature header",
+        ),
         ("malformed: empty", Some(String::new()), body.clone(), "malformed Stripe-Signature header"),
         ("missing header", None, body.clone(), "missing Stripe-Signature header"),
         ("empty body", Some(sign("", LOCAL_WEBHOOK_SECRET, now)), String::new(), "empty request body"),
-        ("verified, not JSON", Some(sign("this is not JSON", LOCAL_WEBHOOK_SECRET, now)), "this is not JSON".into(), "not a Stripe event"),
+        (
+            "verified, not JSON",
+            Some(sign("this is not JSON", LOCAL_WEBHOOK_SECRET, now)),
+            "this is not JSON".into(),
+            "not a Stripe event",
+        ),
         ("verified JSON, not an event", Some(not_an_event_sig), not_an_event, "not a Stripe event"),
         ("completed without a session", Some(no_session_sig), no_session, "does not carry a Checkout Session"),
         ("completed with a bad session id", Some(bad_id_sig), bad_id, "does not carry a Checkout Session"),
@@ -396,7 +437,8 @@ async fn refused_deliveries_are_one_line_400s_and_change_nothing() {
         assert_one_line_refusal(&response, 400, name);
         assert!(text(&response).contains(reason), "{name}: {}", text(&response));
         // The same as bytes (API Gateway's base64 bodies arrive as Body::Binary).
-        let binary = bed.fulfill.handle(webhook_request(Body::Binary(body.clone().into_bytes()), signature.as_deref())).await;
+        let binary =
+            bed.fulfill.handle(webhook_request(Body::Binary(body.clone().into_bytes()), signature.as_deref())).await;
         assert_one_line_refusal(&binary, 400, name);
     }
     assert_eq!(bed.stripe_reads(), reads_before, "no Stripe call for a refused delivery");
@@ -778,7 +820,10 @@ async fn a_slow_stripe_is_a_502_too() {
     bed.moto.put_parameter(&parameter, &example_config().to_string()).await.unwrap();
     let aws = aws_config(&bed.moto);
     let fulfill = Fulfill::new(
-        Arc::new(ConfigCache::new(Box::new(SsmSource::new(aws_sdk_ssm::Client::new(&aws), parameter)), Duration::from_secs(300))),
+        Arc::new(ConfigCache::new(
+            Box::new(SsmSource::new(aws_sdk_ssm::Client::new(&aws), parameter)),
+            Duration::from_secs(300),
+        )),
         payments,
         Arc::new(DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), bed.table.clone())),
         Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&aws))),
@@ -987,7 +1032,8 @@ async fn the_landing_page_explains_unknown_and_unpaid_sessions() {
     assert!(bed.emails_to(&buyer.email).await.is_empty());
 
     // Neither GET nor POST: 405 with Allow.
-    let put = http::Request::builder().method("PUT").uri("https://tickets.example.org/fulfill").body(Body::Empty).unwrap();
+    let put =
+        http::Request::builder().method("PUT").uri("https://tickets.example.org/fulfill").body(Body::Empty).unwrap();
     let response = bed.fulfill.handle(put).await;
     assert_status(&response, 405, "PUT");
     assert_eq!(response.headers()[header::ALLOW], "GET, POST");
@@ -1124,9 +1170,11 @@ fn fulfill_events_are_well_formed_and_signed_with_the_local_secret() {
             continue;
         }
         let body = event_body_bytes(&event);
-        let stripe_event: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+        let stripe_event: Value =
+            serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
         assert_eq!(stripe_event["object"], "event", "{name}");
-        let header = event["headers"]["stripe-signature"].as_str().unwrap_or_else(|| panic!("{name}: no stripe-signature"));
+        let header =
+            event["headers"]["stripe-signature"].as_str().unwrap_or_else(|| panic!("{name}: no stripe-signature"));
         let verified = webhook::verify(Some(header), &body, &local, any_age, unix_now());
         if name == "fulfill-bad-signature.json" {
             assert_eq!(verified, Err(SignatureError::NoMatch), "{name} must stay unverifiable");
@@ -1150,7 +1198,10 @@ fn sign_event_re_signs_a_file_in_place_for_now() {
     let timestamp: i64 = header.strip_prefix("t=").unwrap().split(',').next().unwrap().parse().unwrap();
     assert!((before..=unix_now()).contains(&timestamp), "{header}");
     let local = WebhookSecrets::new(vec![LOCAL_WEBHOOK_SECRET.into()]).unwrap();
-    assert_eq!(webhook::verify(Some(header), &event_body_bytes(&signed), &local, Tolerance::default(), unix_now()), Ok(()));
+    assert_eq!(
+        webhook::verify(Some(header), &event_body_bytes(&signed), &local, Tolerance::default(), unix_now()),
+        Ok(())
+    );
     // Only the signature changed.
     let mut unsigned = signed.clone();
     unsigned["headers"]["stripe-signature"] = original["headers"]["stripe-signature"].clone();
@@ -1163,5 +1214,8 @@ fn sign_event_re_signs_a_file_in_place_for_now() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let signed: Value = serde_json::from_str(&std::fs::read_to_string(&copy).unwrap()).unwrap();
     let header = signed["headers"]["stripe-signature"].as_str().unwrap();
-    assert_eq!(webhook::verify(Some(header), &event_body_bytes(&original), &local, Tolerance::default(), unix_now()), Ok(()));
+    assert_eq!(
+        webhook::verify(Some(header), &event_body_bytes(&original), &local, Tolerance::default(), unix_now()),
+        Ok(())
+    );
 }

@@ -6,11 +6,10 @@
 //! Needs `cargo build --bins` first (scripts/test does it); `TDF_BIN_DIR=target/release`
 //! runs the release build.
 
-
+use crate::support::*;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use crate::support::*;
 use testbed::moto::{Moto, SentEmail};
 use testbed::proxy::CountingProxy;
 use testbed::runtime_api::{FunctionProcess, RuntimeApi};

@@ -33,7 +33,6 @@ async fn start() -> (tempfile::TempDir, local::Server) {
     (dir, local::Server::start(options).await.unwrap())
 }
 
-
 #[tokio::test]
 async fn bronze_l_from_form_to_votekey_email() {
     let (_dir, server) = start().await;
@@ -45,7 +44,8 @@ async fn bronze_l_from_form_to_votekey_email() {
     assert!(page.contains(&format!("action=\"{base}checkout\"")), "the ticket page posts to /checkout");
     assert!(page.contains("name=\"tshirt\""));
 
-    let (status, location, _) = send(&client, Method::POST, &format!("{base}checkout"), Some("type=bronze&tshirt=l")).await;
+    let (status, location, _) =
+        send(&client, Method::POST, &format!("{base}checkout"), Some("type=bronze&tshirt=l")).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let hosted = location.unwrap();
     assert!(hosted.starts_with(&format!("{base}stripe/pay/cs_test_")), "{hosted}");
@@ -62,7 +62,8 @@ async fn bronze_l_from_form_to_votekey_email() {
     assert!(page.contains("shipping address"), "{page}");
     assert!(server.webhook_deliveries().is_empty());
 
-    let form = "email=ada%40example.com&name=Ada+Lovelace&line1=1-2-3+Jingumae&city=Tokyo&postal_code=150-0001&country=JP";
+    let form =
+        "email=ada%40example.com&name=Ada+Lovelace&line1=1-2-3+Jingumae&city=Tokyo&postal_code=150-0001&country=JP";
     let (status, location, _) = send(&client, Method::POST, &hosted, Some(form)).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let session_id = hosted.rsplit('/').next().unwrap();

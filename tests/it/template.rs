@@ -22,8 +22,7 @@ type Check = fn(&J) -> Result<(), String>;
 
 /// Parses CloudFormation YAML into long-form JSON.
 fn parse(yaml: &str) -> J {
-    let value: serde_norway::Value =
-        serde_norway::from_str(yaml).expect("template.yaml is valid YAML");
+    let value: serde_norway::Value = serde_norway::from_str(yaml).expect("template.yaml is valid YAML");
     to_json(value)
 }
 
@@ -68,17 +67,17 @@ fn to_json(value: serde_norway::Value) -> J {
                 "GetAtt" => {
                     let inner = match inner {
                         J::String(s) => {
-                            let (res, attr) =
-                                s.split_once('.').expect("!GetAtt Resource.Attribute");
+                            let (res, attr) = s.split_once('.').expect("!GetAtt Resource.Attribute");
                             json!([res, attr])
                         }
                         other => other,
                     };
                     ("Fn::GetAtt".to_owned(), inner)
                 }
-                "Sub" | "If" | "Equals" | "Not" | "And" | "Or" | "Join" | "Select" | "Split"
-                | "FindInMap" | "Base64" | "Cidr" | "GetAZs" | "ImportValue" | "Length"
-                | "ToJsonString" => (format!("Fn::{tag}"), inner),
+                "Sub" | "If" | "Equals" | "Not" | "And" | "Or" | "Join" | "Select" | "Split" | "FindInMap"
+                | "Base64" | "Cidr" | "GetAZs" | "ImportValue" | "Length" | "ToJsonString" => {
+                    (format!("Fn::{tag}"), inner)
+                }
                 other => panic!("unknown CloudFormation tag !{other}"),
             };
             let mut out = Map::new();
@@ -99,9 +98,7 @@ fn resources(t: &J) -> &Map<String, J> {
 }
 
 fn resource<'a>(t: &'a J, id: &str) -> Result<&'a J, String> {
-    resources(t)
-        .get(id)
-        .ok_or_else(|| format!("resource {id} is missing"))
+    resources(t).get(id).ok_or_else(|| format!("resource {id} is missing"))
 }
 
 fn rtype(r: &J) -> &str {
@@ -109,11 +106,7 @@ fn rtype(r: &J) -> &str {
 }
 
 fn of_type<'a>(t: &'a J, ty: &str) -> Vec<(&'a str, &'a J)> {
-    resources(t)
-        .iter()
-        .filter(|(_, r)| rtype(r) == ty)
-        .map(|(id, r)| (id.as_str(), r))
-        .collect()
+    resources(t).iter().filter(|(_, r)| rtype(r) == ty).map(|(id, r)| (id.as_str(), r)).collect()
 }
 
 fn is_ref(v: Option<&J>, name: &str) -> bool {
@@ -132,10 +125,7 @@ fn ensure(ok: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
 fn strings(v: Option<&J>) -> Vec<String> {
     match v {
         Some(J::String(s)) => vec![s.clone()],
-        Some(J::Array(items)) => items
-            .iter()
-            .filter_map(|i| i.as_str().map(str::to_owned))
-            .collect(),
+        Some(J::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
         _ => vec![],
     }
 }
@@ -143,28 +133,19 @@ fn strings(v: Option<&J>) -> Vec<String> {
 /// `GetAtt X.Arn` of an AWS::Logs::LogGroup that has a retention period.
 fn log_group_with_retention(t: &J, reference: Option<&J>, what: &str) -> Result<(), String> {
     let id = reference
-        .and_then(|r| {
-            r.get("Ref")
-                .or_else(|| r.get("Fn::GetAtt").and_then(|g| g.get(0)))
-        })
+        .and_then(|r| r.get("Ref").or_else(|| r.get("Fn::GetAtt").and_then(|g| g.get(0))))
         .and_then(J::as_str)
         .ok_or_else(|| format!("{what}: not a Ref/GetAtt of a log group in the template"))?;
     let group = resource(t, id)?;
-    ensure(rtype(group) == "AWS::Logs::LogGroup", || {
-        format!("{what}: {id} is not a log group")
-    })?;
-    ensure(
-        at(group, &["Properties", "RetentionInDays"]).is_some(),
-        || format!("{what}: log group {id} has no RetentionInDays"),
-    )
+    ensure(rtype(group) == "AWS::Logs::LogGroup", || format!("{what}: {id} is not a log group"))?;
+    ensure(at(group, &["Properties", "RetentionInDays"]).is_some(), || {
+        format!("{what}: log group {id} has no RetentionInDays")
+    })
 }
 
 // ------------------------------------------------------------------ checks
 
-const FUNCTIONS: [(&str, &str, u64); 2] = [
-    ("CheckoutFunction", "checkout", 10),
-    ("FulfillFunction", "fulfill", 15),
-];
+const FUNCTIONS: [(&str, &str, u64); 2] = [("CheckoutFunction", "checkout", 10), ("FulfillFunction", "fulfill", 15)];
 
 /// POST /checkout -> checkout; POST and GET /fulfill -> fulfill; nothing
 /// else reaches either function. The one HTTP API is throttled and logged.
@@ -181,14 +162,9 @@ fn check_routes(t: &J) -> Result<(), String> {
         for (name, event) in events {
             let props = &event["Properties"];
             ensure(event["Type"] == "HttpApi", || {
-                format!(
-                    "{id}.{name}: event type {} (only HttpApi routes)",
-                    event["Type"]
-                )
+                format!("{id}.{name}: event type {} (only HttpApi routes)", event["Type"])
             })?;
-            ensure(is_ref(props.get("ApiId"), "TicketsApi"), || {
-                format!("{id}.{name}: ApiId is not !Ref TicketsApi")
-            })?;
+            ensure(is_ref(props.get("ApiId"), "TicketsApi"), || format!("{id}.{name}: ApiId is not !Ref TicketsApi"))?;
             ensure(props["PayloadFormatVersion"] == "2.0", || {
                 format!("{id}.{name}: PayloadFormatVersion must be \"2.0\"")
             })?;
@@ -205,28 +181,18 @@ fn check_routes(t: &J) -> Result<(), String> {
     .iter()
     .map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string()))
     .collect();
-    ensure(routes == expected, || {
-        format!("routes {routes:?}, expected {expected:?}")
-    })?;
+    ensure(routes == expected, || format!("routes {routes:?}, expected {expected:?}"))?;
 
     let api = &apis[0].1["Properties"];
     for key in ["ThrottlingBurstLimit", "ThrottlingRateLimit"] {
-        let limit = at(api, &["DefaultRouteSettings", key])
-            .and_then(J::as_f64)
-            .unwrap_or(0.0);
+        let limit = at(api, &["DefaultRouteSettings", key]).and_then(J::as_f64).unwrap_or(0.0);
         ensure(limit > 0.0 && limit <= 100.0, || {
             format!("TicketsApi DefaultRouteSettings.{key} must be set (0 < x <= 100), is {limit}")
         })?;
     }
-    log_group_with_retention(
-        t,
-        at(api, &["AccessLogSettings", "DestinationArn"]),
-        "TicketsApi access logs",
-    )?;
+    log_group_with_retention(t, at(api, &["AccessLogSettings", "DestinationArn"]), "TicketsApi access logs")?;
     ensure(
-        at(api, &["AccessLogSettings", "Format"])
-            .and_then(J::as_str)
-            .is_some_and(|f| f.contains("$context.requestId")),
+        at(api, &["AccessLogSettings", "Format"]).and_then(J::as_str).is_some_and(|f| f.contains("$context.requestId")),
         || "TicketsApi AccessLogSettings.Format is missing".to_owned(),
     )
 }
@@ -236,51 +202,32 @@ fn check_routes(t: &J) -> Result<(), String> {
 /// short timeout, JSON logs into their own log group with retention.
 fn check_functions(t: &J) -> Result<(), String> {
     ensure(at(t, &["Globals", "Function"]).is_none(), || {
-        "Globals.Function is set: make this test merge it before relying on per-function values"
-            .to_owned()
+        "Globals.Function is set: make this test merge it before relying on per-function values".to_owned()
     })?;
     let functions = of_type(t, "AWS::Serverless::Function");
-    ensure(functions.len() == FUNCTIONS.len(), || {
-        format!("expected 2 functions, found {}", functions.len())
-    })?;
+    ensure(functions.len() == FUNCTIONS.len(), || format!("expected 2 functions, found {}", functions.len()))?;
     for (id, binary, timeout) in FUNCTIONS {
         let f = resource(t, id)?;
         let p = &f["Properties"];
-        ensure(rtype(f) == "AWS::Serverless::Function", || {
-            format!("{id} is not an AWS::Serverless::Function")
-        })?;
-        ensure(p["Runtime"] == "provided.al2023", || {
-            format!("{id}: Runtime {}", p["Runtime"])
-        })?;
-        ensure(strings(p.get("Architectures")) == ["arm64"], || {
-            format!("{id}: Architectures {}", p["Architectures"])
-        })?;
-        ensure(p["Handler"] == "bootstrap", || {
-            format!("{id}: Handler {}", p["Handler"])
-        })?;
-        ensure(p["CodeUri"] == ".", || {
-            format!("{id}: CodeUri must be the workspace root \".\"")
-        })?;
+        ensure(rtype(f) == "AWS::Serverless::Function", || format!("{id} is not an AWS::Serverless::Function"))?;
+        ensure(p["Runtime"] == "provided.al2023", || format!("{id}: Runtime {}", p["Runtime"]))?;
+        ensure(strings(p.get("Architectures")) == ["arm64"], || format!("{id}: Architectures {}", p["Architectures"]))?;
+        ensure(p["Handler"] == "bootstrap", || format!("{id}: Handler {}", p["Handler"]))?;
+        ensure(p["CodeUri"] == ".", || format!("{id}: CodeUri must be the workspace root \".\""))?;
         ensure(f["Metadata"]["BuildMethod"] == "rust-cargolambda", || {
             format!("{id}: BuildMethod {}", f["Metadata"]["BuildMethod"])
         })?;
         ensure(f["Metadata"]["BuildProperties"]["Binary"] == binary, || {
-            format!(
-                "{id}: BuildProperties.Binary {} (expected {binary})",
-                f["Metadata"]["BuildProperties"]["Binary"]
-            )
+            format!("{id}: BuildProperties.Binary {} (expected {binary})", f["Metadata"]["BuildProperties"]["Binary"])
         })?;
         let memory = p["MemorySize"].as_u64().unwrap_or(0);
-        ensure((128..=256).contains(&memory), || {
-            format!("{id}: MemorySize {memory} outside 128..=256")
-        })?;
+        ensure((128..=256).contains(&memory), || format!("{id}: MemorySize {memory} outside 128..=256"))?;
         ensure(p["Timeout"].as_u64() == Some(timeout), || {
             format!("{id}: Timeout {} (expected {timeout})", p["Timeout"])
         })?;
-        ensure(
-            at(p, &["LoggingConfig", "LogFormat"]).and_then(J::as_str) == Some("JSON"),
-            || format!("{id}: LoggingConfig.LogFormat must be JSON"),
-        )?;
+        ensure(at(p, &["LoggingConfig", "LogFormat"]).and_then(J::as_str) == Some("JSON"), || {
+            format!("{id}: LoggingConfig.LogFormat must be JSON")
+        })?;
         log_group_with_retention(t, at(p, &["LoggingConfig", "LogGroup"]), id)?;
     }
     Ok(())
@@ -289,25 +236,16 @@ fn check_functions(t: &J) -> Result<(), String> {
 /// Env vars the binaries read.
 fn check_env(t: &J) -> Result<(), String> {
     for (id, _, _) in FUNCTIONS {
-        let vars = at(
-            resource(t, id)?,
-            &["Properties", "Environment", "Variables"],
-        )
-        .and_then(J::as_object)
-        .ok_or_else(|| format!("{id}: no Environment.Variables"))?;
-        ensure(
-            is_ref(vars.get("CONFIG_PARAMETER"), "ConfigParameterName"),
-            || format!("{id}: CONFIG_PARAMETER must be !Ref ConfigParameterName"),
-        )?;
-        ensure(vars.contains_key("CONFIG_TTL_SECONDS"), || {
-            format!("{id}: CONFIG_TTL_SECONDS missing")
+        let vars = at(resource(t, id)?, &["Properties", "Environment", "Variables"])
+            .and_then(J::as_object)
+            .ok_or_else(|| format!("{id}: no Environment.Variables"))?;
+        ensure(is_ref(vars.get("CONFIG_PARAMETER"), "ConfigParameterName"), || {
+            format!("{id}: CONFIG_PARAMETER must be !Ref ConfigParameterName")
         })?;
+        ensure(vars.contains_key("CONFIG_TTL_SECONDS"), || format!("{id}: CONFIG_TTL_SECONDS missing"))?;
         let wants_table = id == "FulfillFunction";
         ensure(vars.contains_key("ORDERS_TABLE") == wants_table, || {
-            format!(
-                "{id}: ORDERS_TABLE present = {}, expected {wants_table}",
-                !wants_table
-            )
+            format!("{id}: ORDERS_TABLE present = {}, expected {wants_table}", !wants_table)
         })?;
         if wants_table {
             ensure(is_ref(vars.get("ORDERS_TABLE"), "OrdersTable"), || {
@@ -325,39 +263,19 @@ fn check_table(t: &J) -> Result<(), String> {
         format!("expected one table OrdersTable, found {tables:?}")
     })?;
     let table = tables[0].1;
-    ensure(table["DeletionPolicy"] == "Retain", || {
-        "OrdersTable DeletionPolicy must be Retain".to_owned()
-    })?;
-    ensure(table["UpdateReplacePolicy"] == "Retain", || {
-        "OrdersTable UpdateReplacePolicy must be Retain".to_owned()
-    })?;
+    ensure(table["DeletionPolicy"] == "Retain", || "OrdersTable DeletionPolicy must be Retain".to_owned())?;
+    ensure(table["UpdateReplacePolicy"] == "Retain", || "OrdersTable UpdateReplacePolicy must be Retain".to_owned())?;
     let p = &table["Properties"];
-    ensure(p["BillingMode"] == "PAY_PER_REQUEST", || {
-        format!("OrdersTable BillingMode {}", p["BillingMode"])
+    ensure(p["BillingMode"] == "PAY_PER_REQUEST", || format!("OrdersTable BillingMode {}", p["BillingMode"]))?;
+    ensure(at(p, &["PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"]) == Some(&J::Bool(true)), || {
+        "OrdersTable needs PointInTimeRecoveryEnabled: true".to_owned()
     })?;
-    ensure(
-        at(
-            p,
-            &[
-                "PointInTimeRecoverySpecification",
-                "PointInTimeRecoveryEnabled",
-            ],
-        ) == Some(&J::Bool(true)),
-        || "OrdersTable needs PointInTimeRecoveryEnabled: true".to_owned(),
-    )?;
-    ensure(
-        p["KeySchema"] == json!([{"AttributeName": "pk", "KeyType": "HASH"}]),
-        || format!("OrdersTable KeySchema {}", p["KeySchema"]),
-    )?;
-    ensure(
-        p["AttributeDefinitions"] == json!([{"AttributeName": "pk", "AttributeType": "S"}]),
-        || {
-            format!(
-                "OrdersTable AttributeDefinitions {}",
-                p["AttributeDefinitions"]
-            )
-        },
-    )
+    ensure(p["KeySchema"] == json!([{"AttributeName": "pk", "KeyType": "HASH"}]), || {
+        format!("OrdersTable KeySchema {}", p["KeySchema"])
+    })?;
+    ensure(p["AttributeDefinitions"] == json!([{"AttributeName": "pk", "AttributeType": "S"}]), || {
+        format!("OrdersTable AttributeDefinitions {}", p["AttributeDefinitions"])
+    })
 }
 
 /// One IAM policy statement and the `Fn::If` conditions it sits under.
@@ -378,36 +296,19 @@ fn statements(t: &J) -> Result<Vec<Statement<'_>>, String> {
         let p = &r["Properties"];
         match rtype(r) {
             "AWS::Serverless::Function" => {
-                ensure(p.get("Policies").is_none(), || {
-                    format!("{id}: use its own AWS::IAM::Role, not SAM Policies")
-                })?;
-                let role = at(p, &["Role", "Fn::GetAtt"])
-                    .and_then(|g| g.get(0))
-                    .and_then(J::as_str);
-                let role = role.ok_or_else(|| {
-                    format!("{id}: Role must be !GetAtt <role in this template>.Arn")
-                })?;
+                ensure(p.get("Policies").is_none(), || format!("{id}: use its own AWS::IAM::Role, not SAM Policies"))?;
+                let role = at(p, &["Role", "Fn::GetAtt"]).and_then(|g| g.get(0)).and_then(J::as_str);
+                let role = role.ok_or_else(|| format!("{id}: Role must be !GetAtt <role in this template>.Arn"))?;
                 ensure(rtype(resource(t, role)?) == "AWS::IAM::Role", || {
                     format!("{id}: {role} is not an AWS::IAM::Role")
                 })?;
             }
             "AWS::IAM::Role" => {
-                ensure(
-                    p.get("ManagedPolicyArns").is_none() && p.get("PermissionsBoundary").is_none(),
-                    || format!("{id}: no managed policies (they are not checked here)"),
-                )?;
-                for policy in p
-                    .get("Policies")
-                    .and_then(J::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    collect(
-                        &policy["PolicyDocument"]["Statement"],
-                        id,
-                        &mut vec![],
-                        &mut out,
-                    )?;
+                ensure(p.get("ManagedPolicyArns").is_none() && p.get("PermissionsBoundary").is_none(), || {
+                    format!("{id}: no managed policies (they are not checked here)")
+                })?;
+                for policy in p.get("Policies").and_then(J::as_array).into_iter().flatten() {
+                    collect(&policy["PolicyDocument"]["Statement"], id, &mut vec![], &mut out)?;
                 }
             }
             "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" | "AWS::IAM::RolePolicy" => {
@@ -430,27 +331,19 @@ fn collect<'a>(
     out: &mut Vec<Statement<'a>>,
 ) -> Result<(), String> {
     match v {
-        J::Array(items) => items
-            .iter()
-            .try_for_each(|i| collect(i, owner, conditions, out)),
+        J::Array(items) => items.iter().try_for_each(|i| collect(i, owner, conditions, out)),
         _ if is_no_value(v) => Ok(()),
         J::Object(o) if o.contains_key("Fn::If") => {
-            let args = o["Fn::If"]
-                .as_array()
-                .filter(|a| a.len() == 3)
-                .ok_or_else(|| format!("{owner}: malformed Fn::If"))?;
+            let args =
+                o["Fn::If"].as_array().filter(|a| a.len() == 3).ok_or_else(|| format!("{owner}: malformed Fn::If"))?;
             conditions.push(args[0].as_str().unwrap_or("").to_owned());
-            let result = collect(&args[1], owner, conditions, out)
-                .and_then(|()| collect(&args[2], owner, conditions, out));
+            let result =
+                collect(&args[1], owner, conditions, out).and_then(|()| collect(&args[2], owner, conditions, out));
             conditions.pop();
             result
         }
         J::Object(_) => {
-            out.push(Statement {
-                owner: owner.to_owned(),
-                conditions: conditions.clone(),
-                body: v,
-            });
+            out.push(Statement { owner: owner.to_owned(), conditions: conditions.clone(), body: v });
             Ok(())
         }
         other => Err(format!("{owner}: unexpected statement {other}")),
@@ -462,16 +355,11 @@ fn collect<'a>(
 /// ARN into a wildcard). Rejects `.`, negated classes, `\S`/`\W`/`\D`,
 /// `\*`, and classes containing `*` or a range spanning it.
 fn check_safe_parameter(t: &J, name: &str) -> Result<(), String> {
-    let param = at(t, &["Parameters", name])
-        .ok_or_else(|| format!("IAM Resource uses unknown parameter {name}"))?;
-    let pattern = param["AllowedPattern"].as_str().ok_or_else(|| {
-        format!("parameter {name} is used in an IAM Resource but has no AllowedPattern")
-    })?;
-    let bad = |why: &str| {
-        Err(format!(
-            "parameter {name}: AllowedPattern {pattern:?} could admit \"*\" ({why})"
-        ))
-    };
+    let param = at(t, &["Parameters", name]).ok_or_else(|| format!("IAM Resource uses unknown parameter {name}"))?;
+    let pattern = param["AllowedPattern"]
+        .as_str()
+        .ok_or_else(|| format!("parameter {name} is used in an IAM Resource but has no AllowedPattern"))?;
+    let bad = |why: &str| Err(format!("parameter {name}: AllowedPattern {pattern:?} could admit \"*\" ({why})"));
     let chars: Vec<char> = pattern.chars().collect();
     let mut in_class = false;
     let mut i = 0;
@@ -489,8 +377,7 @@ fn check_safe_parameter(t: &J, name: &str) -> Result<(), String> {
                 in_class = false;
             } else if c == '*' {
                 return bad("'*' in a class");
-            } else if chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|e| *e != ']')
-            {
+            } else if chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|e| *e != ']') {
                 let end = chars[i + 2];
                 if c <= '*' && '*' <= end {
                     return bad("range spanning '*'");
@@ -521,53 +408,36 @@ fn check_resource_leaf(t: &J, owner: &str, leaf: &J) -> Result<(), String> {
             }
             Ok(())
         }
-        J::Array(items) => items
-            .iter()
-            .try_for_each(|i| check_resource_leaf(t, owner, i)),
+        J::Array(items) => items.iter().try_for_each(|i| check_resource_leaf(t, owner, i)),
         _ if is_no_value(leaf) => Ok(()),
         J::Object(o) if o.len() == 1 => {
             let (k, v) = o.iter().next().unwrap();
             match k.as_str() {
                 "Fn::If" => {
-                    let args = v
-                        .as_array()
-                        .filter(|a| a.len() == 3)
-                        .ok_or_else(|| format!("{owner}: malformed Fn::If"))?;
+                    let args =
+                        v.as_array().filter(|a| a.len() == 3).ok_or_else(|| format!("{owner}: malformed Fn::If"))?;
                     check_resource_leaf(t, owner, &args[1])?;
                     check_resource_leaf(t, owner, &args[2])
                 }
                 "Ref" => {
                     let name = v.as_str().unwrap_or("");
-                    if resources(t).contains_key(name) {
-                        Ok(())
-                    } else {
-                        check_safe_parameter(t, name)
-                    }
+                    if resources(t).contains_key(name) { Ok(()) } else { check_safe_parameter(t, name) }
                 }
                 "Fn::GetAtt" => {
                     // e.g. a log group's Arn (".../log-group:NAME:*", the
                     // streams of that one group) or the table's Arn.
                     let id = v.get(0).and_then(J::as_str).unwrap_or("");
-                    ensure(
-                        resources(t).contains_key(id) && v.get(1) == Some(&json!("Arn")),
-                        || {
-                            format!(
-                                "{owner}: Resource {leaf} must be the Arn of a resource in this template"
-                            )
-                        },
-                    )
+                    ensure(resources(t).contains_key(id) && v.get(1) == Some(&json!("Arn")), || {
+                        format!("{owner}: Resource {leaf} must be the Arn of a resource in this template")
+                    })
                 }
                 "Fn::Sub" => {
-                    let s = v.as_str().ok_or_else(|| {
-                        format!("{owner}: only the one-argument Fn::Sub form is checked")
-                    })?;
+                    let s =
+                        v.as_str().ok_or_else(|| format!("{owner}: only the one-argument Fn::Sub form is checked"))?;
                     if s.contains('*') {
                         return err("contains '*'".into());
                     }
-                    if !s.starts_with("arn:${AWS::Partition}:")
-                        || s.ends_with(':')
-                        || s.ends_with('/')
-                    {
+                    if !s.starts_with("arn:${AWS::Partition}:") || s.ends_with(':') || s.ends_with('/') {
                         return err("must be a full ARN ending in a specific name".into());
                     }
                     // The part after the account must name one thing: it has
@@ -576,27 +446,19 @@ fn check_resource_leaf(t: &J, owner: &str, leaf: &J) -> Result<(), String> {
                     if tail.is_empty() || tail == s {
                         return err("must be scoped to this account (:${AWS::AccountId}:)".into());
                     }
-                    for var in s
-                        .split("${")
-                        .skip(1)
-                        .map(|r| r.split('}').next().unwrap_or(""))
-                    {
+                    for var in s.split("${").skip(1).map(|r| r.split('}').next().unwrap_or("")) {
                         if var.starts_with("AWS::") {
                             continue;
                         }
                         if let Some((id, _)) = var.split_once('.') {
-                            ensure(resources(t).contains_key(id), || {
-                                format!("{owner}: ${{{var}}} is not a resource")
-                            })?;
+                            ensure(resources(t).contains_key(id), || format!("{owner}: ${{{var}}} is not a resource"))?;
                         } else if !resources(t).contains_key(var) {
                             check_safe_parameter(t, var)?;
                         }
                     }
                     Ok(())
                 }
-                other => err(format!(
-                    "{other} is not a form this test understands; extend the test"
-                )),
+                other => err(format!("{other} is not a form this test understands; extend the test")),
             }
         }
         _ => err("unexpected form".into()),
@@ -609,49 +471,33 @@ fn check_iam_scoped(t: &J) -> Result<(), String> {
     for s in statements(t)? {
         let owner = &s.owner;
         let b = s.body;
-        ensure(
-            b.get("NotAction").is_none() && b.get("NotResource").is_none(),
-            || format!("{owner}: NotAction/NotResource is not allowed"),
-        )?;
-        ensure(b["Effect"] == "Allow" || b["Effect"] == "Deny", || {
-            format!("{owner}: Effect {}", b["Effect"])
+        ensure(b.get("NotAction").is_none() && b.get("NotResource").is_none(), || {
+            format!("{owner}: NotAction/NotResource is not allowed")
         })?;
+        ensure(b["Effect"] == "Allow" || b["Effect"] == "Deny", || format!("{owner}: Effect {}", b["Effect"]))?;
         let actions = strings(b.get("Action"));
-        ensure(!actions.is_empty(), || {
-            format!("{owner}: statement without Action: {b}")
-        })?;
+        ensure(!actions.is_empty(), || format!("{owner}: statement without Action: {b}"))?;
         for a in &actions {
             ensure(
-                !a.contains('*')
-                    && a.split_once(':')
-                        .is_some_and(|(svc, op)| !svc.is_empty() && !op.is_empty()),
+                !a.contains('*') && a.split_once(':').is_some_and(|(svc, op)| !svc.is_empty() && !op.is_empty()),
                 || format!("{owner}: action {a:?} must be one named service:Action"),
             )?;
         }
-        let resource = b
-            .get("Resource")
-            .ok_or_else(|| format!("{owner}: statement without Resource: {b}"))?;
+        let resource = b.get("Resource").ok_or_else(|| format!("{owner}: statement without Resource: {b}"))?;
         check_resource_leaf(t, owner, resource)?;
     }
     Ok(())
 }
 
 fn role_of<'a>(t: &'a J, function: &str) -> Result<&'a str, String> {
-    at(
-        resource(t, function)?,
-        &["Properties", "Role", "Fn::GetAtt"],
-    )
-    .and_then(|g| g.get(0))
-    .and_then(J::as_str)
-    .ok_or_else(|| format!("{function}: no Role"))
+    at(resource(t, function)?, &["Properties", "Role", "Fn::GetAtt"])
+        .and_then(|g| g.get(0))
+        .and_then(J::as_str)
+        .ok_or_else(|| format!("{function}: no Role"))
 }
 
 fn actions_of(t: &J, role: &str) -> Result<BTreeSet<String>, String> {
-    Ok(statements(t)?
-        .iter()
-        .filter(|s| s.owner == role)
-        .flat_map(|s| strings(s.body.get("Action")))
-        .collect())
+    Ok(statements(t)?.iter().filter(|s| s.owner == role).flat_map(|s| strings(s.body.get("Action"))).collect())
 }
 
 /// checkout reads its config and writes its logs, nothing else; fulfill gets
@@ -660,108 +506,54 @@ fn actions_of(t: &J, role: &str) -> Result<BTreeSet<String>, String> {
 fn check_least_privilege(t: &J) -> Result<(), String> {
     let checkout = actions_of(t, role_of(t, "CheckoutFunction")?)?;
     for a in &checkout {
-        ensure(
-            !a.starts_with("dynamodb:") && !a.starts_with("ses:"),
-            || format!("checkout must not have {a}"),
-        )?;
+        ensure(!a.starts_with("dynamodb:") && !a.starts_with("ses:"), || format!("checkout must not have {a}"))?;
     }
-    let allowed: BTreeSet<String> = [
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "ssm:GetParameter",
-        "kms:Decrypt",
-    ]
-    .map(String::from)
-    .into();
-    ensure(checkout.is_subset(&allowed), || {
-        format!("checkout actions {checkout:?} exceed {allowed:?}")
-    })?;
+    let allowed: BTreeSet<String> =
+        ["logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "kms:Decrypt"].map(String::from).into();
+    ensure(checkout.is_subset(&allowed), || format!("checkout actions {checkout:?} exceed {allowed:?}"))?;
 
     let fulfill_role = role_of(t, "FulfillFunction")?;
-    ensure(fulfill_role != role_of(t, "CheckoutFunction")?, || {
-        "the functions must not share a role".to_owned()
-    })?;
+    ensure(fulfill_role != role_of(t, "CheckoutFunction")?, || "the functions must not share a role".to_owned())?;
     let all = statements(t)?;
     let fulfill: Vec<&Statement> = all.iter().filter(|s| s.owner == fulfill_role).collect();
-    let dynamo: Vec<&&Statement> = fulfill
-        .iter()
-        .filter(|s| {
-            strings(s.body.get("Action"))
-                .iter()
-                .any(|a| a.starts_with("dynamodb:"))
-        })
-        .collect();
-    let expected: BTreeSet<String> = [
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:ConditionCheckItem",
-    ]
-    .map(String::from)
-    .into();
-    ensure(dynamo.len() == 1, || {
-        format!(
-            "fulfill: expected one DynamoDB statement, found {}",
-            dynamo.len()
-        )
-    })?;
+    let dynamo: Vec<&&Statement> =
+        fulfill.iter().filter(|s| strings(s.body.get("Action")).iter().any(|a| a.starts_with("dynamodb:"))).collect();
+    let expected: BTreeSet<String> =
+        ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+            .map(String::from)
+            .into();
+    ensure(dynamo.len() == 1, || format!("fulfill: expected one DynamoDB statement, found {}", dynamo.len()))?;
     let got: BTreeSet<String> = strings(dynamo[0].body.get("Action")).into_iter().collect();
-    ensure(got == expected, || {
-        format!("fulfill DynamoDB actions {got:?}, expected {expected:?}")
+    ensure(got == expected, || format!("fulfill DynamoDB actions {got:?}, expected {expected:?}"))?;
+    ensure(dynamo[0].body["Resource"] == json!({"Fn::GetAtt": ["OrdersTable", "Arn"]}), || {
+        format!("fulfill DynamoDB Resource must be exactly the OrdersTable Arn, is {}", dynamo[0].body["Resource"])
     })?;
-    ensure(
-        dynamo[0].body["Resource"] == json!({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
-        || {
-            format!(
-                "fulfill DynamoDB Resource must be exactly the OrdersTable Arn, is {}",
-                dynamo[0].body["Resource"]
-            )
-        },
-    )?;
 
-    let ses: Vec<&&Statement> = fulfill
-        .iter()
-        .filter(|s| {
-            strings(s.body.get("Action"))
-                .iter()
-                .any(|a| a.starts_with("ses:"))
-        })
-        .collect();
-    ensure(
-        ses.len() == 1 && strings(ses[0].body.get("Action")) == ["ses:SendEmail"],
-        || "fulfill: one statement with ses:SendEmail only".to_owned(),
-    )?;
+    let ses: Vec<&&Statement> =
+        fulfill.iter().filter(|s| strings(s.body.get("Action")).iter().any(|a| a.starts_with("ses:"))).collect();
+    ensure(ses.len() == 1 && strings(ses[0].body.get("Action")) == ["ses:SendEmail"], || {
+        "fulfill: one statement with ses:SendEmail only".to_owned()
+    })?;
     let targets = ses[0].body["Resource"].to_string();
     ensure(targets.contains(":identity/${SesIdentity}"), || {
         format!("fulfill SES Resource must name identity/${{SesIdentity}}: {targets}")
     })?;
     for r in ses[0].body["Resource"].as_array().into_iter().flatten() {
         if r.to_string().contains("configuration-set/") {
-            ensure(
-                r.get("Fn::If").and_then(|a| a.get(0)) == Some(&json!("HasSesConfigurationSet")),
-                || "the configuration-set ARN must sit under !If HasSesConfigurationSet".to_owned(),
-            )?;
+            ensure(r.get("Fn::If").and_then(|a| a.get(0)) == Some(&json!("HasSesConfigurationSet")), || {
+                "the configuration-set ARN must sit under !If HasSesConfigurationSet".to_owned()
+            })?;
         }
     }
     let fulfill_actions = actions_of(t, fulfill_role)?;
-    let allowed: BTreeSet<String> = allowed
-        .union(&expected)
-        .cloned()
-        .chain(["ses:SendEmail".to_owned()])
-        .collect();
-    ensure(fulfill_actions.is_subset(&allowed), || {
-        format!("fulfill actions {fulfill_actions:?} exceed {allowed:?}")
-    })?;
+    let allowed: BTreeSet<String> = allowed.union(&expected).cloned().chain(["ses:SendEmail".to_owned()]).collect();
+    ensure(fulfill_actions.is_subset(&allowed), || format!("fulfill actions {fulfill_actions:?} exceed {allowed:?}"))?;
 
     // ssm:GetParameter on exactly the config parameter.
-    for s in all
-        .iter()
-        .filter(|s| strings(s.body.get("Action")).contains(&"ssm:GetParameter".to_owned()))
-    {
+    for s in all.iter().filter(|s| strings(s.body.get("Action")).contains(&"ssm:GetParameter".to_owned())) {
         let r = s.body["Resource"].to_string();
         ensure(
-            r.contains(":parameter${ConfigParameterName}")
-                && r.contains(":parameter/${ConfigParameterName}"),
+            r.contains(":parameter${ConfigParameterName}") && r.contains(":parameter/${ConfigParameterName}"),
             || {
                 format!(
                     "{}: ssm:GetParameter must be on the ConfigParameterName ARN (with and without leading slash): {r}",
@@ -777,29 +569,18 @@ fn check_least_privilege(t: &J) -> Result<(), String> {
 /// ConfigKmsKeyArn != "") and only on that key; each role that reads the
 /// config has it.
 fn check_kms_conditional(t: &J) -> Result<(), String> {
-    let condition =
-        at(t, &["Conditions", "HasConfigKmsKey"]).ok_or("Conditions.HasConfigKmsKey missing")?;
+    let condition = at(t, &["Conditions", "HasConfigKmsKey"]).ok_or("Conditions.HasConfigKmsKey missing")?;
     let not_empty = |a: &J, b: &J| json!({"Fn::Not": [{"Fn::Equals": [a, b]}]}) == *condition;
     ensure(
         not_empty(&json!({"Ref": "ConfigKmsKeyArn"}), &json!(""))
             || not_empty(&json!(""), &json!({"Ref": "ConfigKmsKeyArn"})),
-        || {
-            format!(
-                "HasConfigKmsKey must be !Not [!Equals [!Ref ConfigKmsKeyArn, \"\"]], is {condition}"
-            )
-        },
+        || format!("HasConfigKmsKey must be !Not [!Equals [!Ref ConfigKmsKeyArn, \"\"]], is {condition}"),
     )?;
     let all = statements(t)?;
     for s in &all {
-        if strings(s.body.get("Action"))
-            .iter()
-            .any(|a| a.starts_with("kms:"))
-        {
+        if strings(s.body.get("Action")).iter().any(|a| a.starts_with("kms:")) {
             ensure(s.conditions.contains(&"HasConfigKmsKey".to_owned()), || {
-                format!(
-                    "{}: kms statement is not under !If HasConfigKmsKey",
-                    s.owner
-                )
+                format!("{}: kms statement is not under !If HasConfigKmsKey", s.owner)
             })?;
             ensure(strings(s.body.get("Action")) == ["kms:Decrypt"], || {
                 format!("{}: kms actions must be kms:Decrypt only", s.owner)
@@ -811,68 +592,40 @@ fn check_kms_conditional(t: &J) -> Result<(), String> {
     }
     for (function, _, _) in FUNCTIONS {
         let role = role_of(t, function)?;
-        ensure(
-            all.iter()
-                .any(|s| s.owner == role && s.conditions.contains(&"HasConfigKmsKey".to_owned())),
-            || {
-                format!(
-                    "{role}: missing the conditional kms:Decrypt for a customer-managed config key"
-                )
-            },
-        )?;
+        ensure(all.iter().any(|s| s.owner == role && s.conditions.contains(&"HasConfigKmsKey".to_owned())), || {
+            format!("{role}: missing the conditional kms:Decrypt for a customer-managed config key")
+        })?;
     }
     Ok(())
 }
 
 /// The custom domain is optional and the outputs say what to paste where.
 fn check_domain_and_outputs(t: &J) -> Result<(), String> {
-    for (id, cond) in [
-        ("ApiDomainName", "HasDomain"),
-        ("ApiDomainMapping", "HasDomain"),
-        ("ApiDomainRecord", "HasHostedZone"),
-    ] {
-        ensure(resource(t, id)?["Condition"] == cond, || {
-            format!("{id} must have Condition {cond}")
-        })?;
+    for (id, cond) in
+        [("ApiDomainName", "HasDomain"), ("ApiDomainMapping", "HasDomain"), ("ApiDomainRecord", "HasHostedZone")]
+    {
+        ensure(resource(t, id)?["Condition"] == cond, || format!("{id} must have Condition {cond}"))?;
     }
-    let endpoint = at(
-        resource(t, "ApiDomainName")?,
-        &["Properties", "DomainNameConfigurations"],
-    )
-    .and_then(|c| c.get(0))
-    .map(|c| c["EndpointType"].clone());
-    ensure(endpoint == Some(json!("REGIONAL")), || {
-        "ApiDomainName must be a REGIONAL endpoint".to_owned()
-    })?;
+    let endpoint = at(resource(t, "ApiDomainName")?, &["Properties", "DomainNameConfigurations"])
+        .and_then(|c| c.get(0))
+        .map(|c| c["EndpointType"].clone());
+    ensure(endpoint == Some(json!("REGIONAL")), || "ApiDomainName must be a REGIONAL endpoint".to_owned())?;
     let outputs = t["Outputs"].as_object().ok_or("Outputs missing")?;
     for (name, suffix) in [
         ("StripeWebhookUrl", "/fulfill"),
         ("CheckoutFormActionUrl", "/checkout"),
         ("SuccessUrl", "/fulfill?session_id={CHECKOUT_SESSION_ID}"),
     ] {
-        let value = at(
-            outputs
-                .get(name)
-                .ok_or_else(|| format!("output {name} missing"))?,
-            &["Value", "Fn::Join"],
-        )
-        .and_then(|join| join.get(1))
-        .and_then(J::as_array)
-        .and_then(|parts| parts.last())
-        .and_then(J::as_str);
-        ensure(value == Some(suffix), || {
-            format!("output {name} must end with {suffix}")
-        })?;
+        let value = at(outputs.get(name).ok_or_else(|| format!("output {name} missing"))?, &["Value", "Fn::Join"])
+            .and_then(|join| join.get(1))
+            .and_then(J::as_array)
+            .and_then(|parts| parts.last())
+            .and_then(J::as_str);
+        ensure(value == Some(suffix), || format!("output {name} must end with {suffix}"))?;
     }
-    ensure(outputs.contains_key("ApiEndpoint"), || {
-        "output ApiEndpoint missing".to_owned()
-    })?;
-    let target = outputs
-        .get("CustomDomainTarget")
-        .ok_or("output CustomDomainTarget missing")?;
-    ensure(target["Condition"] == "HasDomain", || {
-        "output CustomDomainTarget must have Condition HasDomain".to_owned()
-    })
+    ensure(outputs.contains_key("ApiEndpoint"), || "output ApiEndpoint missing".to_owned())?;
+    let target = outputs.get("CustomDomainTarget").ok_or("output CustomDomainTarget missing")?;
+    ensure(target["Condition"] == "HasDomain", || "output CustomDomainTarget must have Condition HasDomain".to_owned())
 }
 
 const CHECKS: [(&str, Check); 8] = [
@@ -888,11 +641,7 @@ const CHECKS: [(&str, Check); 8] = [
 
 fn run(name: &str) {
     let t = parse(TEMPLATE);
-    let check = CHECKS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .expect("known check")
-        .1;
+    let check = CHECKS.iter().find(|(n, _)| *n == name).expect("known check").1;
     if let Err(e) = check(&t) {
         panic!("template.yaml: {e}");
     }
@@ -964,16 +713,8 @@ fn checks_catch_mutations() {
         Json(Json),
     }
     let mutations: Vec<(&str, &str, M)> = vec![
-        (
-            "route removed (GET /fulfill)",
-            "routes",
-            M::Text("Method: GET", "Method: PUT", 0),
-        ),
-        (
-            "route path changed",
-            "routes",
-            M::Text("Path: /checkout", "Path: /buy", 0),
-        ),
+        ("route removed (GET /fulfill)", "routes", M::Text("Method: GET", "Method: PUT", 0)),
+        ("route path changed", "routes", M::Text("Path: /checkout", "Path: /buy", 0)),
         (
             "route moved to the other function",
             "routes",
@@ -998,117 +739,40 @@ fn checks_catch_mutations() {
             "throttling removed",
             "routes",
             M::Json(|t| {
-                t["Resources"]["TicketsApi"]["Properties"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("DefaultRouteSettings");
+                t["Resources"]["TicketsApi"]["Properties"].as_object_mut().unwrap().remove("DefaultRouteSettings");
             }),
         ),
         (
             "access logs removed",
             "routes",
             M::Json(|t| {
-                t["Resources"]["TicketsApi"]["Properties"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("AccessLogSettings");
+                t["Resources"]["TicketsApi"]["Properties"].as_object_mut().unwrap().remove("AccessLogSettings");
             }),
         ),
-        (
-            "runtime changed",
-            "functions",
-            M::Text("Runtime: provided.al2023", "Runtime: provided.al2", 1),
-        ),
-        (
-            "x86_64",
-            "functions",
-            M::Text("Architectures: [arm64]", "Architectures: [x86_64]", 0),
-        ),
-        (
-            "handler changed",
-            "functions",
-            M::Text("Handler: bootstrap", "Handler: main", 1),
-        ),
-        (
-            "wrong binary",
-            "functions",
-            M::Text("Binary: fulfill", "Binary: checkout", 0),
-        ),
-        (
-            "build method changed",
-            "functions",
-            M::Text("BuildMethod: rust-cargolambda", "BuildMethod: makefile", 0),
-        ),
-        (
-            "memory too large",
-            "functions",
-            M::Text("MemorySize: 128", "MemorySize: 1024", 0),
-        ),
+        ("runtime changed", "functions", M::Text("Runtime: provided.al2023", "Runtime: provided.al2", 1)),
+        ("x86_64", "functions", M::Text("Architectures: [arm64]", "Architectures: [x86_64]", 0)),
+        ("handler changed", "functions", M::Text("Handler: bootstrap", "Handler: main", 1)),
+        ("wrong binary", "functions", M::Text("Binary: fulfill", "Binary: checkout", 0)),
+        ("build method changed", "functions", M::Text("BuildMethod: rust-cargolambda", "BuildMethod: makefile", 0)),
+        ("memory too large", "functions", M::Text("MemorySize: 128", "MemorySize: 1024", 0)),
         (
             "log retention removed",
             "functions",
             M::Json(|t| {
-                t["Resources"]["FulfillLogGroup"]["Properties"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("RetentionInDays");
+                t["Resources"]["FulfillLogGroup"]["Properties"].as_object_mut().unwrap().remove("RetentionInDays");
             }),
         ),
         (
             "CONFIG_PARAMETER removed",
             "env",
-            M::Text(
-                "CONFIG_PARAMETER: !Ref ConfigParameterName",
-                "CONFIG_PARAM: !Ref ConfigParameterName",
-                0,
-            ),
+            M::Text("CONFIG_PARAMETER: !Ref ConfigParameterName", "CONFIG_PARAM: !Ref ConfigParameterName", 0),
         ),
-        (
-            "ORDERS_TABLE removed",
-            "env",
-            M::Text(
-                "ORDERS_TABLE: !Ref OrdersTable",
-                "TABLE: !Ref OrdersTable",
-                0,
-            ),
-        ),
-        (
-            "table not retained",
-            "table",
-            M::Text("DeletionPolicy: Retain", "DeletionPolicy: Delete", 0),
-        ),
-        (
-            "table replaced on update",
-            "table",
-            M::Text(
-                "UpdateReplacePolicy: Retain",
-                "UpdateReplacePolicy: Delete",
-                0,
-            ),
-        ),
-        (
-            "no PITR",
-            "table",
-            M::Text(
-                "PointInTimeRecoveryEnabled: true",
-                "PointInTimeRecoveryEnabled: false",
-                0,
-            ),
-        ),
-        (
-            "provisioned billing",
-            "table",
-            M::Text(
-                "BillingMode: PAY_PER_REQUEST",
-                "BillingMode: PROVISIONED",
-                0,
-            ),
-        ),
-        (
-            "table Resource \"*\"",
-            "iam_scoped",
-            M::Text("Resource: !GetAtt OrdersTable.Arn", "Resource: \"*\"", 0),
-        ),
+        ("ORDERS_TABLE removed", "env", M::Text("ORDERS_TABLE: !Ref OrdersTable", "TABLE: !Ref OrdersTable", 0)),
+        ("table not retained", "table", M::Text("DeletionPolicy: Retain", "DeletionPolicy: Delete", 0)),
+        ("table replaced on update", "table", M::Text("UpdateReplacePolicy: Retain", "UpdateReplacePolicy: Delete", 0)),
+        ("no PITR", "table", M::Text("PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", 0)),
+        ("provisioned billing", "table", M::Text("BillingMode: PAY_PER_REQUEST", "BillingMode: PROVISIONED", 0)),
+        ("table Resource \"*\"", "iam_scoped", M::Text("Resource: !GetAtt OrdersTable.Arn", "Resource: \"*\"", 0)),
         (
             "table ARN wildcard",
             "iam_scoped",
@@ -1118,38 +782,19 @@ fn checks_catch_mutations() {
                 0,
             ),
         ),
-        (
-            "dynamodb:*",
-            "iam_scoped",
-            M::Text("- dynamodb:GetItem", "- dynamodb:*", 0),
-        ),
-        (
-            "SES identity wildcard",
-            "iam_scoped",
-            M::Text("identity/${SesIdentity}", "identity/*", 0),
-        ),
-        (
-            "any SSM parameter",
-            "iam_scoped",
-            M::Text(":parameter/${ConfigParameterName}", ":parameter/*", 0),
-        ),
+        ("dynamodb:*", "iam_scoped", M::Text("- dynamodb:GetItem", "- dynamodb:*", 0)),
+        ("SES identity wildcard", "iam_scoped", M::Text("identity/${SesIdentity}", "identity/*", 0)),
+        ("any SSM parameter", "iam_scoped", M::Text(":parameter/${ConfigParameterName}", ":parameter/*", 0)),
         (
             "SesIdentity pattern admits *",
             "iam_scoped",
-            M::Text(
-                "AllowedPattern: ^[a-zA-Z0-9_.+=@-]+$",
-                "AllowedPattern: ^.+$",
-                0,
-            ),
+            M::Text("AllowedPattern: ^[a-zA-Z0-9_.+=@-]+$", "AllowedPattern: ^.+$", 0),
         ),
         (
             "KMS key pattern removed",
             "iam_scoped",
             M::Json(|t| {
-                t["Parameters"]["ConfigKmsKeyArn"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("AllowedPattern");
+                t["Parameters"]["ConfigKmsKeyArn"].as_object_mut().unwrap().remove("AllowedPattern");
             }),
         ),
         (
@@ -1164,10 +809,7 @@ fn checks_catch_mutations() {
             "function without own role",
             "iam_scoped",
             M::Json(|t| {
-                t["Resources"]["CheckoutFunction"]["Properties"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("Role");
+                t["Resources"]["CheckoutFunction"]["Properties"].as_object_mut().unwrap().remove("Role");
             }),
         ),
         (
@@ -1181,11 +823,7 @@ fn checks_catch_mutations() {
         (
             "checkout gets dynamodb",
             "least_privilege",
-            M::Text(
-                "Action: ssm:GetParameter",
-                "Action: [ssm:GetParameter, dynamodb:GetItem]",
-                0,
-            ),
+            M::Text("Action: ssm:GetParameter", "Action: [ssm:GetParameter, dynamodb:GetItem]", 0),
         ),
         (
             "checkout gets ses",
@@ -1194,11 +832,7 @@ fn checks_catch_mutations() {
                 statements_mut(t, "CheckoutRole").push(json!({"Effect": "Allow", "Action": "ses:SendEmail", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}"}}));
             }),
         ),
-        (
-            "fulfill gets Scan",
-            "least_privilege",
-            M::Text("- dynamodb:ConditionCheckItem", "- dynamodb:Scan", 0),
-        ),
+        ("fulfill gets Scan", "least_privilege", M::Text("- dynamodb:ConditionCheckItem", "- dynamodb:Scan", 0)),
         (
             "fulfill gets DeleteItem too",
             "least_privilege",
@@ -1212,10 +846,7 @@ fn checks_catch_mutations() {
             "configuration set unconditional",
             "least_privilege",
             M::Json(|t| {
-                let s = statements_mut(t, "FulfillRole")
-                    .iter_mut()
-                    .find(|s| s["Sid"] == "SendTicketMail")
-                    .unwrap();
+                let s = statements_mut(t, "FulfillRole").iter_mut().find(|s| s["Sid"] == "SendTicketMail").unwrap();
                 s["Resource"][1] = json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}"});
             }),
         ),
@@ -1224,10 +855,7 @@ fn checks_catch_mutations() {
             "kms_conditional",
             M::Json(|t| {
                 let statements = statements_mut(t, "CheckoutRole");
-                let i = statements
-                    .iter()
-                    .position(|s| s.get("Fn::If").is_some())
-                    .unwrap();
+                let i = statements.iter().position(|s| s.get("Fn::If").is_some()).unwrap();
                 statements[i] = statements[i]["Fn::If"][1].clone();
             }),
         ),
@@ -1251,30 +879,18 @@ fn checks_catch_mutations() {
             "domain unconditional",
             "domain_and_outputs",
             M::Json(|t| {
-                t["Resources"]["ApiDomainName"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("Condition");
+                t["Resources"]["ApiDomainName"].as_object_mut().unwrap().remove("Condition");
             }),
         ),
-        (
-            "webhook output wrong path",
-            "domain_and_outputs",
-            M::Text("\"/fulfill\"]]", "\"/checkout\"]]", 0),
-        ),
-        (
-            "edge endpoint",
-            "domain_and_outputs",
-            M::Text("EndpointType: REGIONAL", "EndpointType: EDGE", 0),
-        ),
+        ("webhook output wrong path", "domain_and_outputs", M::Text("\"/fulfill\"]]", "\"/checkout\"]]", 0)),
+        ("edge endpoint", "domain_and_outputs", M::Text("EndpointType: REGIONAL", "EndpointType: EDGE", 0)),
     ];
 
     // The unmutated template passes every check (so each failure below is
     // caused by its mutation).
     let original = parse(TEMPLATE);
     for (name, check) in CHECKS {
-        check(&original)
-            .unwrap_or_else(|e| panic!("check {name} fails on the unmutated template: {e}"));
+        check(&original).unwrap_or_else(|e| panic!("check {name} fails on the unmutated template: {e}"));
     }
     let mut survived = Vec::new();
     for (what, check_name, mutation) in mutations {
@@ -1286,11 +902,7 @@ fn checks_catch_mutations() {
                 t
             }
         };
-        let check = CHECKS
-            .iter()
-            .find(|(n, _)| *n == check_name)
-            .expect("known check")
-            .1;
+        let check = CHECKS.iter().find(|(n, _)| *n == check_name).expect("known check").1;
         if check(&t).is_ok() {
             survived.push(format!("{what} (check {check_name})"));
         }
@@ -1305,15 +917,9 @@ fn short_tags_parse_to_long_form() {
     );
     assert_eq!(t["a"], json!({"Fn::GetAtt": ["X", "Arn"]}));
     assert_eq!(t["b"], json!({"Fn::Sub": "x${Y}"}));
-    assert_eq!(
-        t["c"],
-        json!({"Fn::If": ["C", {"Ref": "A"}, {"Ref": "AWS::NoValue"}]})
-    );
+    assert_eq!(t["c"], json!({"Fn::If": ["C", {"Ref": "A"}, {"Ref": "AWS::NoValue"}]}));
     assert_eq!(t["d"], json!({"Condition": "C"}));
-    assert_eq!(
-        t["e"],
-        json!({"Fn::Select": [0, {"Fn::Split": ["/", {"Ref": "P"}]}]})
-    );
+    assert_eq!(t["e"], json!({"Fn::Select": [0, {"Fn::Split": ["/", {"Ref": "P"}]}]}));
 }
 
 #[test]
@@ -1323,10 +929,7 @@ fn build_binaries_exist_in_the_workspace() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let t = parse(TEMPLATE);
     for (id, binary, _) in FUNCTIONS {
-        assert_eq!(
-            t["Resources"][id]["Metadata"]["BuildProperties"]["Binary"],
-            binary
-        );
+        assert_eq!(t["Resources"][id]["Metadata"]["BuildProperties"]["Binary"], binary);
         let main = root.join("crates").join(binary).join("src/main.rs");
         assert!(main.is_file(), "{id}: {} is missing", main.display());
     }

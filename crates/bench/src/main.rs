@@ -87,10 +87,7 @@ const USAGE: &str = "usage: bench [--cold N (10)] [--warm N (500)] [--duplicates
 [--bin-dir DIR (this executable's dir)] [--out FILE (target/bench/results.json)]";
 
 fn settings() -> Result<Settings> {
-    let exe_dir = std::env::current_exe()?
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let exe_dir = std::env::current_exe()?.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut s = Settings {
         cold: 10,
         warm: 500,
@@ -257,11 +254,8 @@ struct Container {
 impl Container {
     async fn start(bed: &Bed, kind: Kind) -> Result<Container> {
         let proxy = CountingProxy::start(bed.aws_timing.url()).await?;
-        let api = RuntimeApi::start_with(RuntimeApiConfig {
-            function_name: kind.name().into(),
-            ..Default::default()
-        })
-        .await?;
+        let api = RuntimeApi::start_with(RuntimeApiConfig { function_name: kind.name().into(), ..Default::default() })
+            .await?;
         let mut env = vec![
             ("CONFIG_PARAMETER".to_owned(), PARAMETER.to_owned()),
             ("STRIPE_API_BASE".into(), bed.stripe_timing.url()),
@@ -300,9 +294,7 @@ impl Container {
     fn log_tail(&self) -> String {
         let logs = self.function.logs().unwrap_or_default();
         let start = logs.len().saturating_sub(2000);
-        let start = (start..logs.len())
-            .find(|&i| logs.is_char_boundary(i))
-            .unwrap_or(logs.len());
+        let start = (start..logs.len()).find(|&i| logs.is_char_boundary(i)).unwrap_or(logs.len());
         format!("log {} ends:\n{}", self.function.log_path().display(), &logs[start..])
     }
 
@@ -319,9 +311,7 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A Stripe event body as API Gateway delivers it to fulfill, signed now.
@@ -373,11 +363,7 @@ impl Bed {
             Kind::Checkout => (self.bronze.clone(), None),
             Kind::Fulfill => {
                 let id = self.paid_session(i).await?;
-                let body = self
-                    .stripe
-                    .event("checkout.session.completed", &id)
-                    .ok_or("no event")?
-                    .to_string();
+                let body = self.stripe.event("checkout.session.completed", &id).ok_or("no event")?.to_string();
                 (signed_event(&self.fulfill_template, &body), Some(body))
             }
         })
@@ -415,9 +401,7 @@ impl Bed {
                 country: "JP".into(),
             }),
         };
-        self.stripe
-            .pay(&id, &buyer, PaymentOutcome::Paid)
-            .map_err(|e| format!("pay {id}: {e}"))?;
+        self.stripe.pay(&id, &buyer, PaymentOutcome::Paid).map_err(|e| format!("pay {id}: {e}"))?;
         Ok(id)
     }
 
@@ -428,12 +412,10 @@ impl Bed {
                 continue;
             }
             let price = r.param("line_items[0][price]").map(str::to_owned);
-            let known = self.forms.iter().any(|(_, f)| {
-                f.iter()
-                    .find(|(k, _)| k == "line_items[0][price]")
-                    .map(|(_, v)| v.clone())
-                    == price
-            });
+            let known = self
+                .forms
+                .iter()
+                .any(|(_, f)| f.iter().find(|(k, _)| k == "line_items[0][price]").map(|(_, v)| v.clone()) == price);
             if !known && let Some(bearer) = r.bearer.clone() {
                 self.forms.push((bearer, r.form.clone()));
             }
@@ -494,11 +476,7 @@ impl Drop for TimingProxy {
 
 impl TimingProxy {
     async fn start(upstream: String, client: HttpClient) -> Result<TimingProxy> {
-        let inner = std::sync::Arc::new(TimingInner {
-            upstream,
-            client,
-            log: Default::default(),
-        });
+        let inner = std::sync::Arc::new(TimingInner { upstream, client, log: Default::default() });
         let app = axum::Router::new().fallback(timed_forward).with_state(inner.clone());
         let (addr, server) = testbed::serve_loopback(app).await?;
         Ok(TimingProxy { addr, inner, server })
@@ -524,10 +502,7 @@ fn operation_name(method: &str, path: &str, headers: &axum::http::HeaderMap) -> 
 
 /// "METHOD /path" with Checkout Session ids as `{id}`, so that calls count by kind, not by session.
 fn method_and_path(method: &str, path: &str) -> String {
-    let path: Vec<&str> = path
-        .split('/')
-        .map(|seg| if seg.starts_with("cs_") { "{id}" } else { seg })
-        .collect();
+    let path: Vec<&str> = path.split('/').map(|seg| if seg.starts_with("cs_") { "{id}" } else { seg }).collect();
     format!("{method} {}", path.join("/"))
 }
 
@@ -561,11 +536,7 @@ async fn timed_forward(
         Err(e) => return bad_gateway(e.to_string()),
     };
     let took = ms(started.elapsed());
-    inner
-        .log
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push((operation, took));
+    inner.log.lock().unwrap_or_else(|p| p.into_inner()).push((operation, took));
     reframe(&mut parts.headers, bytes.len());
     axum::response::Response::from_parts(parts, Body::from(bytes))
 }
@@ -833,11 +804,7 @@ fn aws_auth(service: &str) -> String {
 /// One AWS request to `proxy` for `operation`, the `i`-th of its kind.
 fn aws_request(proxy: &CountingProxy, operation: &str, i: usize) -> Result<Request<Body>> {
     let uri = format!("{}/", proxy.endpoint_url());
-    let base = || {
-        Request::builder()
-            .method(Method::POST)
-            .header("x-amz-date", "20250101T000000Z")
-    };
+    let base = || Request::builder().method(Method::POST).header("x-amz-date", "20250101T000000Z");
     let json_target = |service: &str, content_type: &str, body: Value| {
         base()
             .uri(&uri)
@@ -850,11 +817,9 @@ fn aws_request(proxy: &CountingProxy, operation: &str, i: usize) -> Result<Reque
     let key = |s: String| json!({"pk": {"S": s}});
     let pid = std::process::id();
     Ok(match operation {
-        GET_PARAMETER => json_target(
-            "ssm",
-            "application/x-amz-json-1.1",
-            json!({"Name": PARAMETER, "WithDecryption": true}),
-        )?,
+        GET_PARAMETER => {
+            json_target("ssm", "application/x-amz-json-1.1", json!({"Name": PARAMETER, "WithDecryption": true}))?
+        }
         "DynamoDB_20120810.GetItem" => dynamo(
             json!({"TableName": TABLE, "Key": key(format!("bench-rt#{pid}#{}", i % 10)), "ConsistentRead": true}),
         )?,
@@ -1022,16 +987,8 @@ fn round_trip_p50(round_trips: &BTreeMap<String, Value>, key: &str) -> f64 {
 fn fakes_per_request(warm: &Warm, round_trips: &BTreeMap<String, Value>) -> f64 {
     let n = warm.invocations.max(1) as f64;
     let p50 = |key: &str| round_trip_p50(round_trips, key);
-    let aws: f64 = warm
-        .aws_calls
-        .iter()
-        .map(|(op, c)| *c as f64 / n * p50(stand_in(op)))
-        .sum();
-    let stripe: f64 = warm
-        .stripe_calls
-        .iter()
-        .map(|(op, c)| *c as f64 / n * p50(&format!("stripe {op}")))
-        .sum();
+    let aws: f64 = warm.aws_calls.iter().map(|(op, c)| *c as f64 / n * p50(stand_in(op))).sum();
+    let stripe: f64 = warm.stripe_calls.iter().map(|(op, c)| *c as f64 / n * p50(&format!("stripe {op}"))).sum();
     aws + stripe
 }
 
@@ -1056,9 +1013,7 @@ fn machine() -> Value {
 
 /// A small text file such as `/proc/loadavg`, trimmed; empty when unreadable.
 fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default()
+    std::fs::read_to_string(path).map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
 fn print_machine(machine: &Value, took: Duration) {
@@ -1171,11 +1126,7 @@ fn fmt_count(v: f64) -> String {
 }
 
 fn ratio(v: f64, base: f64) -> String {
-    if base > 0.0 && v.is_finite() {
-        format!("{:.1}x", v / base)
-    } else {
-        "-".into()
-    }
+    if base > 0.0 && v.is_finite() { format!("{:.1}x", v / base) } else { "-".into() }
 }
 
 /// One figure of the table, for baseline, checkout and fulfill (in [`KINDS`] order).
@@ -1190,20 +1141,12 @@ struct Row {
 impl Row {
     /// A figure shown with its ratios to the baseline.
     fn compared(label: &'static str, fmt: fn(f64) -> String, value: impl Fn(Kind) -> f64) -> Row {
-        Row {
-            label,
-            values: KINDS.map(value),
-            fmt,
-            ratio: true,
-        }
+        Row { label, values: KINDS.map(value), fmt, ratio: true }
     }
 
     /// A figure shown alone.
     fn plain(label: &'static str, fmt: fn(f64) -> String, value: impl Fn(Kind) -> f64) -> Row {
-        Row {
-            ratio: false,
-            ..Row::compared(label, fmt, value)
-        }
+        Row { ratio: false, ..Row::compared(label, fmt, value) }
     }
 }
 
@@ -1272,11 +1215,7 @@ impl Findings<'_> {
     /// Per cold start: first response less the fakes' time.
     fn cold_above_fakes(&self, k: Kind) -> Vec<f64> {
         let c = self.cold(k);
-        c.first_response_ms
-            .iter()
-            .zip(&c.fakes_ms)
-            .map(|(r, f)| r - f)
-            .collect()
+        c.first_response_ms.iter().zip(&c.fakes_ms).map(|(r, f)| r - f).collect()
     }
 
     /// What the bench's own proxies add per request: AWS calls go through the
@@ -1290,76 +1229,42 @@ impl Findings<'_> {
         let (table, table_values) = self.table(&self.rows());
         let budgets = self.budgets();
         let budget_text = budget_text(&budgets);
-        Report {
-            table,
-            table_values,
-            budgets,
-            budget_text,
-        }
+        Report { table, table_values, budgets, budget_text }
     }
 
     fn rows(&self) -> Vec<Row> {
         let timed_directly = |k| {
-            if k == Kind::Baseline {
-                0.0
-            } else {
-                fakes_per_request(self.warm(k), &self.round_trips)
-            }
+            if k == Kind::Baseline { 0.0 } else { fakes_per_request(self.warm(k), &self.round_trips) }
         };
         vec![
-            Row::compared("init (spawn -> first GET next) p50", fmt_ms, |k| {
-                median(&self.cold(k).init_ms)
-            }),
-            Row::compared("cold first response p50", fmt_ms, |k| {
-                median(&self.cold(k).first_response_ms)
-            }),
-            Row::compared("cold first response above fakes p50", fmt_ms, |k| {
-                median(&self.cold_above_fakes(k))
-            }),
+            Row::compared("init (spawn -> first GET next) p50", fmt_ms, |k| median(&self.cold(k).init_ms)),
+            Row::compared("cold first response p50", fmt_ms, |k| median(&self.cold(k).first_response_ms)),
+            Row::compared("cold first response above fakes p50", fmt_ms, |k| median(&self.cold_above_fakes(k))),
             Row::compared("warm latency p50", fmt_ms, |k| median(&self.warm(k).latency_ms)),
-            Row::compared("warm latency p99", fmt_ms, |k| {
-                percentile(&self.warm(k).latency_ms, 99.0)
-            }),
-            Row::plain("time in the fakes per request p50", fmt_ms, |k| {
-                median(&self.warm(k).fakes_ms)
-            }),
+            Row::compared("warm latency p99", fmt_ms, |k| percentile(&self.warm(k).latency_ms, 99.0)),
+            Row::plain("time in the fakes per request p50", fmt_ms, |k| median(&self.warm(k).fakes_ms)),
             Row::plain("  (fakes timed directly, sum of p50s)", fmt_ms, timed_directly),
-            Row::compared("warm p50 above the fakes' round trips", fmt_ms, |k| {
-                median(&self.warm(k).overhead_ms)
-            }),
+            Row::compared("warm p50 above the fakes' round trips", fmt_ms, |k| median(&self.warm(k).overhead_ms)),
             Row::compared("warm p99 above the fakes' round trips", fmt_ms, |k| {
                 percentile(&self.warm(k).overhead_ms, 99.0)
             }),
             Row::compared("peak RSS (VmHWM, max)", fmt_mb, |k| self.peak_rss_bytes(k)),
             Row::compared("stripped binary", fmt_mb, |k| self.binary_bytes(k)),
             Row::plain("SSM reads per container (max)", fmt_count, |k| self.max_ssm_reads(k)),
-            Row::plain("Stripe calls per request (warm)", fmt_count, |k| {
-                self.warm(k).stripe_calls_per_request()
-            }),
-            Row::plain("AWS calls per request (warm)", fmt_count, |k| {
-                self.warm(k).aws_calls_per_request()
-            }),
+            Row::plain("Stripe calls per request (warm)", fmt_count, |k| self.warm(k).stripe_calls_per_request()),
+            Row::plain("AWS calls per request (warm)", fmt_count, |k| self.warm(k).aws_calls_per_request()),
         ]
     }
 
     fn table(&self, rows: &[Row]) -> (String, serde_json::Map<String, Value>) {
         let mut table = String::new();
-        table_line(
-            &mut table,
-            ["figure", "baseline", "checkout", "x base", "fulfill", "x base"],
-        );
-        table.push_str(&format!(
-            "|{:-<40}|{:->12}|{:->12}|{:->9}|{:->12}|{:->9}|\n",
-            "", "", "", "", "", ""
-        ));
+        table_line(&mut table, ["figure", "baseline", "checkout", "x base", "fulfill", "x base"]);
+        table.push_str(&format!("|{:-<40}|{:->12}|{:->12}|{:->9}|{:->12}|{:->9}|\n", "", "", "", "", "", ""));
         let mut values = serde_json::Map::new();
         for row in rows {
             let [b, c, f] = row.values;
             let r = |v: f64| if row.ratio { ratio(v, b) } else { String::new() };
-            table_line(
-                &mut table,
-                [row.label, &(row.fmt)(b), &(row.fmt)(c), &r(c), &(row.fmt)(f), &r(f)],
-            );
+            table_line(&mut table, [row.label, &(row.fmt)(b), &(row.fmt)(c), &r(c), &(row.fmt)(f), &r(f)]);
             values.insert(row.label.into(), json!({"baseline": b, "checkout": c, "fulfill": f}));
         }
         if let Some(d) = &self.duplicates {
@@ -1371,42 +1276,14 @@ impl Findings<'_> {
 
     fn duplicate_lines(&self, table: &mut String, d: &Warm) {
         let base = self.warm(Kind::Baseline);
-        let (p50, p99, over) = (
-            median(&d.latency_ms),
-            percentile(&d.latency_ms, 99.0),
-            median(&d.overhead_ms),
-        );
+        let (p50, p99, over) = (median(&d.latency_ms), percentile(&d.latency_ms, 99.0), median(&d.overhead_ms));
         let lines = [
-            (
-                "duplicate (already emailed) p50",
-                fmt_ms(p50),
-                ratio(p50, median(&base.latency_ms)),
-            ),
-            (
-                "duplicate p99",
-                fmt_ms(p99),
-                ratio(p99, percentile(&base.latency_ms, 99.0)),
-            ),
-            (
-                "duplicate: time in the fakes p50",
-                fmt_ms(median(&d.fakes_ms)),
-                String::new(),
-            ),
-            (
-                "duplicate: p50 above the fakes",
-                fmt_ms(over),
-                ratio(over, median(&base.overhead_ms)),
-            ),
-            (
-                "duplicate: Stripe calls per request",
-                fmt_count(d.stripe_calls_per_request()),
-                String::new(),
-            ),
-            (
-                "duplicate: AWS calls per request",
-                fmt_count(d.aws_calls_per_request()),
-                String::new(),
-            ),
+            ("duplicate (already emailed) p50", fmt_ms(p50), ratio(p50, median(&base.latency_ms))),
+            ("duplicate p99", fmt_ms(p99), ratio(p99, percentile(&base.latency_ms, 99.0))),
+            ("duplicate: time in the fakes p50", fmt_ms(median(&d.fakes_ms)), String::new()),
+            ("duplicate: p50 above the fakes", fmt_ms(over), ratio(over, median(&base.overhead_ms))),
+            ("duplicate: Stripe calls per request", fmt_count(d.stripe_calls_per_request()), String::new()),
+            ("duplicate: AWS calls per request", fmt_count(d.aws_calls_per_request()), String::new()),
         ];
         for (label, value, ratio) in lines {
             table_line(table, [label, "", "", "", &value, &ratio]);
@@ -1456,12 +1333,7 @@ impl Findings<'_> {
     /// TransactWriteItems deep-copies the table): the same budget without that time.
     fn fulfill_first_response_budget(&self, first: f64, base_first: f64) -> Budget {
         let cold = self.cold(Kind::Fulfill);
-        let adjusted: Vec<f64> = cold
-            .first_response_ms
-            .iter()
-            .zip(&cold.other_aws_ms)
-            .map(|(r, o)| r - o)
-            .collect();
+        let adjusted: Vec<f64> = cold.first_response_ms.iter().zip(&cold.other_aws_ms).map(|(r, o)| r - o).collect();
         let adjusted = median(&adjusted);
         let what = "fulfill cold first response - DynamoDB/SES time";
         Budget {
@@ -1509,11 +1381,7 @@ impl Findings<'_> {
                 unit: "MB",
                 detail: format!("VmHWM max over {} cold + 1 warm container", s.cold),
             });
-            let duplicates = self
-                .duplicates
-                .as_ref()
-                .filter(|_| k == Kind::Fulfill)
-                .map_or(0, |d| d.invocations);
+            let duplicates = self.duplicates.as_ref().filter(|_| k == Kind::Fulfill).map_or(0, |d| d.invocations);
             budgets.push(Budget {
                 what: format!("{} SSM reads per container <= 1", k.name()),
                 value: self.max_ssm_reads(k),
@@ -1540,17 +1408,10 @@ impl Findings<'_> {
             .into_iter()
             .map(|(k, what)| Budget {
                 what: what.into(),
-                value: self
-                    .warm(k)
-                    .stripe_calls_per_request()
-                    .max(max_of(&self.cold(k).stripe_calls) as f64),
+                value: self.warm(k).stripe_calls_per_request().max(max_of(&self.cold(k).stripe_calls) as f64),
                 allowance: 1.0,
                 unit: "calls",
-                detail: format!(
-                    "{:?} over {} warm requests",
-                    self.warm(k).stripe_calls,
-                    self.settings.warm
-                ),
+                detail: format!("{:?} over {} warm requests", self.warm(k).stripe_calls, self.settings.warm),
             })
             .collect();
         if let Some(d) = &self.duplicates {
@@ -1617,10 +1478,7 @@ impl Findings<'_> {
     fn round_trip_text(&self) -> String {
         let mut text = String::new();
         for (op, s) in &self.round_trips {
-            let (p50, p99) = (
-                s["p50"].as_f64().unwrap_or(f64::NAN),
-                s["p99"].as_f64().unwrap_or(f64::NAN),
-            );
+            let (p50, p99) = (s["p50"].as_f64().unwrap_or(f64::NAN), s["p99"].as_f64().unwrap_or(f64::NAN));
             text.push_str(&format!("  {op:<48} p50 {p50:>6.2} ms  p99 {p99:>6.2} ms\n"));
         }
         text
@@ -1660,10 +1518,8 @@ impl Findings<'_> {
 
     fn results_json(&self, report: &Report, machine: Value) -> Value {
         let s = self.settings;
-        let functions: serde_json::Map<String, Value> = KINDS
-            .iter()
-            .map(|&k| (k.name().to_owned(), self.function_json(k)))
-            .collect();
+        let functions: serde_json::Map<String, Value> =
+            KINDS.iter().map(|&k| (k.name().to_owned(), self.function_json(k))).collect();
         json!({
             "generated_unix": unix_now(),
             "command": std::env::args().collect::<Vec<_>>().join(" "),
@@ -1748,14 +1604,7 @@ async fn run() -> Result<ExitCode> {
     let (warms, duplicates) = measure_warm_runs(&mut bed, &settings).await?;
     let round_trips = time_fakes(&bed, &warms).await?;
     let lambda_dir = target_dir().join("lambda");
-    let findings = Findings {
-        settings: &settings,
-        colds,
-        warms,
-        duplicates,
-        round_trips,
-        lambda_dir,
-    };
+    let findings = Findings { settings: &settings, colds, warms, duplicates, round_trips, lambda_dir };
 
     let report = findings.report();
     findings.print(&report);

@@ -15,11 +15,11 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use localstore::{FileLedger, OutboxMailer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use localstore::{FileLedger, OutboxMailer};
 use stripe_standin::{FakeStripe, FakeStripeOptions, HostedCheckout};
 use tickets::checkout::Checkout;
 use tickets::config::{Config, ConfigCache, ConfigSource, FileSource};
@@ -92,7 +92,8 @@ impl Options {
                 Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
                 None => (arg.clone(), None),
             };
-            let mut value = |name: &str| inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value"));
+            let mut value =
+                |name: &str| inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value"));
             match flag.as_str() {
                 "--port" | "-p" => port = Some(value("--port")?),
                 "--data-dir" => options.data_dir = value("--data-dir")?.into(),
@@ -200,7 +201,9 @@ impl Server {
 
         // The config: the embedded example follows the actual address.
         let source: Box<dyn ConfigSource> = match &options.config {
-            ConfigChoice::Embedded => Box::new(ScriptedSource::always(EXAMPLE_CONFIG.replace("http://127.0.0.1:3000", &base))),
+            ConfigChoice::Embedded => {
+                Box::new(ScriptedSource::always(EXAMPLE_CONFIG.replace("http://127.0.0.1:3000", &base)))
+            }
             ConfigChoice::File(path) => Box::new(FileSource::new(path.clone())),
         };
         let config_source = match &options.config {
@@ -253,7 +256,8 @@ impl Server {
             ));
         }
         if !config.thanks_url().as_str().starts_with(&base) {
-            warnings.push(format!("thanks_url is {}: {base}/thanks is this server's thank-you page", config.thanks_url()));
+            warnings
+                .push(format!("thanks_url is {}: {base}/thanks is this server's thank-you page", config.thanks_url()));
         }
         let info = Arc::new(Running {
             url: format!("{base}/"),
@@ -264,7 +268,14 @@ impl Server {
             event_name: config.email().event_name.clone(),
             warnings,
         });
-        let app = Arc::new(App { info: info.clone(), config: cache, checkout, fulfill, ledger: ledger.clone(), outbox: outbox.clone() });
+        let app = Arc::new(App {
+            info: info.clone(),
+            config: cache,
+            checkout,
+            fulfill,
+            ledger: ledger.clone(),
+            outbox: outbox.clone(),
+        });
         let router = router(app);
 
         let (fake, task) = match stripe {
@@ -280,7 +291,8 @@ impl Server {
                     webhook_url: Some(format!("{base}/fulfill")),
                     webhook_secret: secret,
                 };
-                let fake = FakeStripe::serve_hosted(listener, options, hosted, router).map_err(|e| StartError(e.to_string()))?;
+                let fake = FakeStripe::serve_hosted(listener, options, hosted, router)
+                    .map_err(|e| StartError(e.to_string()))?;
                 (Some(fake), None)
             }
             StripeBackend::Real(_) => {

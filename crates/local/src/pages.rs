@@ -11,7 +11,8 @@ use tickets::config::Catalog;
 use tickets::web::escape_html as esc;
 
 fn html(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body).into_response()
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
+        .into_response()
 }
 
 const STYLE: &str = r#"
@@ -64,7 +65,9 @@ pub fn ticket_forms(catalog: &Catalog, action: &str, price: impl Fn(&str) -> Opt
     let mut out = String::new();
     for ticket in catalog.tickets() {
         let id = ticket.id().as_str();
-        let amount = price(ticket.price().as_str()).map(|a| format!(" <span class=\"price\">{}</span>", esc(&a))).unwrap_or_default();
+        let amount = price(ticket.price().as_str())
+            .map(|a| format!(" <span class=\"price\">{}</span>", esc(&a)))
+            .unwrap_or_default();
         let _ = writeln!(out, "<form class=\"ticket\" id=\"buy-{id}\" method=\"post\" action=\"{}\">", esc(action));
         let _ = writeln!(out, "  <h2>{}{amount}</h2>", esc(ticket.name()));
         let _ = writeln!(out, "  <input type=\"hidden\" name=\"type\" value=\"{id}\">");
@@ -73,13 +76,23 @@ pub fn ticket_forms(catalog: &Catalog, action: &str, price: impl Fn(&str) -> Opt
             let _ = writeln!(out, "  <label>{} <select name=\"{field}\" required>", esc(group.label()));
             let _ = writeln!(out, "    <option value=\"\">Choose…</option>");
             for choice in group.choices() {
-                let extra = choice.price().and_then(|p| price(p.as_str())).map(|a| format!(" (+{a})")).unwrap_or_default();
-                let _ = writeln!(out, "    <option value=\"{}\">{}{}</option>", esc(choice.value()), esc(choice.label()), esc(&extra));
+                let extra =
+                    choice.price().and_then(|p| price(p.as_str())).map(|a| format!(" (+{a})")).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "    <option value=\"{}\">{}{}</option>",
+                    esc(choice.value()),
+                    esc(choice.label()),
+                    esc(&extra)
+                );
             }
             let _ = writeln!(out, "  </select></label>");
         }
         if ticket.shipping().is_some() {
-            let _ = writeln!(out, "  <p class=\"muted\">Shipped to you: the shipping address is asked for at checkout.</p>");
+            let _ = writeln!(
+                out,
+                "  <p class=\"muted\">Shipped to you: the shipping address is asked for at checkout.</p>"
+            );
         }
         let _ = writeln!(out, "  <button type=\"submit\">Buy: {}</button>", esc(ticket.name()));
         let _ = writeln!(out, "</form>");
@@ -90,16 +103,25 @@ pub fn ticket_forms(catalog: &Catalog, action: &str, price: impl Fn(&str) -> Opt
 pub(crate) async fn tickets(State(app): Shared) -> Response {
     let config = match app.config.current().await {
         Ok(config) => config,
-        Err(e) => return html(StatusCode::SERVICE_UNAVAILABLE, page(&app, "Config unavailable", &format!("<p>{}</p>", esc(&e.to_string())))),
+        Err(e) => {
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                page(&app, "Config unavailable", &format!("<p>{}</p>", esc(&e.to_string()))),
+            );
+        }
     };
     let action = format!("{}checkout", app.info.url);
     let forms = ticket_forms(config.catalog(), &action, |p| known_price(&app, p));
     let plain = ticket_forms(config.catalog(), &action, |_| None);
     let intro = match &app.info.stripe {
-        StripeBackend::StandIn => "Choose a ticket and pay on the local stand-in for Stripe Checkout: no real payment happens. \
-             Your votekey email lands in the <a href=\"/outbox\">outbox</a>, the order in the <a href=\"/ledger\">ledger</a>.",
-        StripeBackend::Real(_) => "Choose a ticket: you pay on Stripe's real Checkout page in test mode (card 4242 4242 4242 4242). \
-             Your votekey email lands in the <a href=\"/outbox\">outbox</a>, the order in the <a href=\"/ledger\">ledger</a>.",
+        StripeBackend::StandIn => {
+            "Choose a ticket and pay on the local stand-in for Stripe Checkout: no real payment happens. \
+             Your votekey email lands in the <a href=\"/outbox\">outbox</a>, the order in the <a href=\"/ledger\">ledger</a>."
+        }
+        StripeBackend::Real(_) => {
+            "Choose a ticket: you pay on Stripe's real Checkout page in test mode (card 4242 4242 4242 4242). \
+             Your votekey email lands in the <a href=\"/outbox\">outbox</a>, the order in the <a href=\"/ledger\">ledger</a>."
+        }
     };
     let body = format!(
         "<h1>Tickets</h1><p>{intro}</p>{forms}\
@@ -137,7 +159,12 @@ fn when(unix_ms: i64) -> String {
 pub(crate) async fn outbox(State(app): Shared) -> Response {
     let emails = match app.outbox.list().await {
         Ok(emails) => emails,
-        Err(e) => return html(StatusCode::INTERNAL_SERVER_ERROR, page(&app, "Outbox", &format!("<p>{}</p>", esc(&e.to_string())))),
+        Err(e) => {
+            return html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                page(&app, "Outbox", &format!("<p>{}</p>", esc(&e.to_string()))),
+            );
+        }
     };
     let mut body = format!(
         "<h1>Outbox</h1><p class=\"muted\">Emails the fulfill handler sent, newest first: {} in <code>{}</code>.</p>",
@@ -173,7 +200,10 @@ pub(crate) async fn outbox_html(State(app): Shared, Path(id): Path<String>) -> R
             StatusCode::OK,
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                ),
             ],
             email.html,
         )
@@ -190,7 +220,12 @@ fn short_id(id: &str) -> String {
 pub(crate) async fn ledger(State(app): Shared) -> Response {
     let orders = match app.ledger.list().await {
         Ok(orders) => orders,
-        Err(e) => return html(StatusCode::INTERNAL_SERVER_ERROR, page(&app, "Ledger", &format!("<p>{}</p>", esc(&e.to_string())))),
+        Err(e) => {
+            return html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                page(&app, "Ledger", &format!("<p>{}</p>", esc(&e.to_string()))),
+            );
+        }
     };
     let mut body = format!(
         "<h1>Ledger</h1><p class=\"muted\">Orders, newest first: {} in <code>{}</code> (the same records DynamoDB holds on AWS).</p>",

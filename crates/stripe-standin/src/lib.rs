@@ -474,10 +474,11 @@ fn recorded(method: &str, path: String, query: Option<String>, headers: &HeaderM
     }
 }
 
-fn authorized(request: &RecordedRequest) -> Result<(), Response> {
+/// Stripe's 401 for a request without a test-mode key; `None` when authorized.
+fn unauthorized(request: &RecordedRequest) -> Option<Response> {
     match request.bearer.as_deref() {
-        Some(key) if key.starts_with("sk_test_") || key.starts_with("rk_test_") => Ok(()),
-        _ => Err(stripe_error(
+        Some(key) if key.starts_with("sk_test_") || key.starts_with("rk_test_") => None,
+        _ => Some(stripe_error(
             StatusCode::UNAUTHORIZED,
             "invalid_request_error",
             "Invalid API Key provided (the fake Stripe takes only test-mode keys).",
@@ -489,7 +490,7 @@ fn authorized(request: &RecordedRequest) -> Result<(), Response> {
 
 async fn create_session(State(store): Shared, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     let request = recorded("POST", "/v1/checkout/sessions".into(), query, &headers, &body);
-    if let Err(response) = authorized(&request) {
+    if let Some(response) = unauthorized(&request) {
         lock(&store).requests.push(request);
         return response;
     }
@@ -505,9 +506,13 @@ async fn create_session(State(store): Shared, RawQuery(query): RawQuery, headers
             store.sessions.insert(id, session.clone());
             axum::Json(session).into_response()
         }
-        Err((param, message)) => {
-            stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", &message, Some(&param), Some("parameter_invalid"))
-        }
+        Err((param, message)) => stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            &message,
+            Some(&param),
+            Some("parameter_invalid"),
+        ),
     }
 }
 
@@ -569,17 +574,12 @@ fn build_session(store: &Store, form: &[(String, String)]) -> Result<(Value, Vec
     let shipping_rate = get("shipping_options[0][shipping_rate]");
     let shipping_amount = match shipping_rate {
         None => 0,
-        Some(rate) => *store
-            .shipping_rates
-            .get(rate)
-            .or(store.lenient_prices.then_some(&500))
-            .ok_or_else(|| ("shipping_options[0][shipping_rate]".to_owned(), format!("No such shipping rate: '{rate}'")))?,
+        Some(rate) => *store.shipping_rates.get(rate).or(store.lenient_prices.then_some(&500)).ok_or_else(|| {
+            ("shipping_options[0][shipping_rate]".to_owned(), format!("No such shipping rate: '{rate}'"))
+        })?,
     };
-    let allowed_types: Vec<&str> = form
-        .iter()
-        .filter(|(k, _)| k.starts_with("allowed_payment_method_types"))
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let allowed_types: Vec<&str> =
+        form.iter().filter(|(k, _)| k.starts_with("allowed_payment_method_types")).map(|(_, v)| v.as_str()).collect();
 
     let id = random_id("cs_test_a1", 56);
     let now = now_unix();
@@ -668,9 +668,14 @@ fn list_page(items: &[Value], query: &[(String, String)], url: &str) -> Value {
     json!({"object": "list", "data": page, "has_more": start + limit < items.len(), "url": url})
 }
 
-async fn retrieve_session(State(store): Shared, Path(id): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+async fn retrieve_session(
+    State(store): Shared,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let request = recorded("GET", format!("/v1/checkout/sessions/{id}"), query, &headers, &[]);
-    if let Err(response) = authorized(&request) {
+    if let Some(response) = unauthorized(&request) {
         lock(&store).requests.push(request);
         return response;
     }
@@ -689,9 +694,14 @@ async fn retrieve_session(State(store): Shared, Path(id): Path<String>, RawQuery
     axum::Json(session).into_response()
 }
 
-async fn list_line_items(State(store): Shared, Path(id): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+async fn list_line_items(
+    State(store): Shared,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let request = recorded("GET", format!("/v1/checkout/sessions/{id}/line_items"), query, &headers, &[]);
-    if let Err(response) = authorized(&request) {
+    if let Some(response) = unauthorized(&request) {
         lock(&store).requests.push(request);
         return response;
     }
@@ -702,10 +712,11 @@ async fn list_line_items(State(store): Shared, Path(id): Path<String>, RawQuery(
     let store = lock(&store);
     match store.line_items.get(&id) {
         None => no_such_session(&id),
-        Some(items) => axum::Json(list_page(items, &params, &format!("/v1/checkout/sessions/{id}/line_items"))).into_response(),
+        Some(items) => {
+            axum::Json(list_page(items, &params, &format!("/v1/checkout/sessions/{id}/line_items"))).into_response()
+        }
     }
 }
-
 
 // ---------------------------------------------------------------------------
 // The hosted Checkout page: the local stand-in for Stripe's checkout.stripe.com.
@@ -749,9 +760,11 @@ fn hosted_router(store: Arc<Mutex<Store>>, settings: HostedCheckout) -> Router {
     connector.set_nodelay(true);
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
     let path = format!("{}/{{id}}", settings.route.trim_end_matches('/'));
-    Router::new()
-        .route(&path, get(hosted_page).post(hosted_pay))
-        .with_state(Arc::new(Hosted { store, settings, client }))
+    Router::new().route(&path, get(hosted_page).post(hosted_pay)).with_state(Arc::new(Hosted {
+        store,
+        settings,
+        client,
+    }))
 }
 
 /// What the buyer typed into the hosted page.
@@ -769,7 +782,8 @@ struct PayForm {
 }
 
 fn html_response(status: StatusCode, page: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], page).into_response()
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], page)
+        .into_response()
 }
 
 /// The session and its line items, if the fake has it.
@@ -813,11 +827,16 @@ fn allowed_countries(session: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn hosted_pay(State(hosted): HostedState, Path(id): Path<String>, axum::Form(form): axum::Form<PayForm>) -> Response {
+async fn hosted_pay(
+    State(hosted): HostedState,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<PayForm>,
+) -> Response {
     let Some((session, items)) = session_with_items(&hosted.store, &id) else {
         return not_found_page(&id);
     };
-    let refuse = |message: &str| html_response(StatusCode::BAD_REQUEST, checkout_page(&session, &items, &form, Some(message)));
+    let refuse =
+        |message: &str| html_response(StatusCode::BAD_REQUEST, checkout_page(&session, &items, &form, Some(message)));
     let email = form.email.trim();
     let name = form.name.trim();
     if !email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.')) {
@@ -828,7 +847,12 @@ async fn hosted_pay(State(hosted): HostedState, Path(id): Path<String>, axum::Fo
     }
     let collects_shipping = session["shipping_address_collection"].is_object();
     let shipping = if collects_shipping {
-        let required = [(&form.line1, "address line 1"), (&form.city, "city"), (&form.postal_code, "postal code"), (&form.country, "country")];
+        let required = [
+            (&form.line1, "address line 1"),
+            (&form.city, "city"),
+            (&form.postal_code, "postal code"),
+            (&form.country, "country"),
+        ];
         if let Some((_, field)) = required.iter().find(|(value, _)| value.trim().is_empty()) {
             return refuse(&format!("Enter the shipping address: the {field} is missing."));
         }
@@ -859,7 +883,13 @@ async fn hosted_pay(State(hosted): HostedState, Path(id): Path<String>, axum::Fo
         Ok(location) if !success_url.is_empty() => {
             (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
         }
-        _ => html_response(StatusCode::OK, page_shell("Paid", "<main class=\"card\"><h1>Paid</h1><p>The session has no success_url to return to.</p></main>")),
+        _ => html_response(
+            StatusCode::OK,
+            page_shell(
+                "Paid",
+                "<main class=\"card\"><h1>Paid</h1><p>The session has no success_url to return to.</p></main>",
+            ),
+        ),
     }
 }
 
@@ -895,12 +925,15 @@ async fn deliver_webhook(hosted: &Hosted, url: &str, event_type: &str, session: 
             }
         }
     };
-    let delivery = WebhookDelivery { event_id, event_type: event_type.into(), session_id, url: url.into(), status, response };
+    let delivery =
+        WebhookDelivery { event_id, event_type: event_type.into(), session_id, url: url.into(), status, response };
     match delivery.status {
         Some(s) if (200..300).contains(&s) => {
             tracing::info!(event = %delivery.event_id, status = s, url, "stand-in delivered {event_type}")
         }
-        _ => tracing::warn!(event = %delivery.event_id, status = ?delivery.status, response = %delivery.response, url, "stand-in webhook delivery failed (the success page still fulfils)"),
+        _ => {
+            tracing::warn!(event = %delivery.event_id, status = ?delivery.status, response = %delivery.response, url, "stand-in webhook delivery failed (the success page still fulfils)")
+        }
     }
     lock(&hosted.store).deliveries.push(delivery.clone());
     delivery
@@ -918,7 +951,8 @@ const ZERO_DECIMAL: &[&str] =
 pub fn format_amount(amount: i64, currency: &str) -> String {
     let currency = currency.to_ascii_lowercase();
     let zero_decimal = ZERO_DECIMAL.contains(&currency.as_str());
-    let (whole, cents) = if zero_decimal { (amount.abs(), None) } else { (amount.abs() / 100, Some(amount.abs() % 100)) };
+    let (whole, cents) =
+        if zero_decimal { (amount.abs(), None) } else { (amount.abs() / 100, Some(amount.abs() % 100)) };
     let digits = whole.to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -48,9 +48,10 @@ const START_ATTEMPTS: usize = 5;
 
 /// The workspace root (two levels above this crate's manifest).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-    })
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 /// The `moto_server` executable: `$MOTO_SERVER`, else `<workspace>/.venv/bin/moto_server`.
@@ -122,10 +123,7 @@ impl Moto {
         if !exe.exists() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
-                format!(
-                    "moto not installed: run scripts/test (creates .venv) — no executable at {}",
-                    exe.display()
-                ),
+                format!("moto not installed: run scripts/test (creates .venv) — no executable at {}", exe.display()),
             ));
         }
         let logs = crate::runtime_api::logs_dir()?;
@@ -259,11 +257,8 @@ impl Moto {
     /// DynamoDB targets use `application/x-amz-json-1.0`, others 1.1.
     /// Non-2xx answers become errors carrying moto's `__type` and message.
     pub async fn aws_json(&self, service: &str, target: &str, body: &Value) -> io::Result<Value> {
-        let content_type = if target.starts_with("DynamoDB") {
-            "application/x-amz-json-1.0"
-        } else {
-            "application/x-amz-json-1.1"
-        };
+        let content_type =
+            if target.starts_with("DynamoDB") { "application/x-amz-json-1.0" } else { "application/x-amz-json-1.1" };
         let auth = authorization(service);
         let headers = [
             ("Authorization", auth.as_str()),
@@ -308,10 +303,7 @@ impl Moto {
 
     /// SSM `GetParameter` with decryption; `None` if the parameter does not exist.
     pub async fn get_parameter(&self, name: &str) -> io::Result<Option<String>> {
-        match self
-            .aws_json("ssm", "AmazonSSM.GetParameter", &json!({ "Name": name, "WithDecryption": true }))
-            .await
-        {
+        match self.aws_json("ssm", "AmazonSSM.GetParameter", &json!({ "Name": name, "WithDecryption": true })).await {
             Ok(v) => Ok(v["Parameter"]["Value"].as_str().map(str::to_owned)),
             Err(e) if e.to_string().contains("ParameterNotFound") => Ok(None),
             Err(e) => Err(e),
@@ -328,12 +320,9 @@ impl Moto {
         attribute_definitions: &[(&str, &str)],
         key_schema: &[(&str, &str)],
     ) -> io::Result<()> {
-        let defs: Vec<Value> = attribute_definitions
-            .iter()
-            .map(|(n, t)| json!({ "AttributeName": n, "AttributeType": t }))
-            .collect();
-        let keys: Vec<Value> =
-            key_schema.iter().map(|(n, k)| json!({ "AttributeName": n, "KeyType": k })).collect();
+        let defs: Vec<Value> =
+            attribute_definitions.iter().map(|(n, t)| json!({ "AttributeName": n, "AttributeType": t })).collect();
+        let keys: Vec<Value> = key_schema.iter().map(|(n, k)| json!({ "AttributeName": n, "KeyType": k })).collect();
         self.aws_json(
             "dynamodb",
             "DynamoDB_20120810.CreateTable",
@@ -383,11 +372,8 @@ impl Moto {
 
     /// SES v1 `VerifyDomainIdentity`: any address at `domain` may then send.
     pub async fn verify_domain_identity(&self, domain: &str) -> io::Result<()> {
-        self.aws_query(
-            "ses",
-            &[("Action", "VerifyDomainIdentity"), ("Version", "2010-12-01"), ("Domain", domain)],
-        )
-        .await?;
+        self.aws_query("ses", &[("Action", "VerifyDomainIdentity"), ("Version", "2010-12-01"), ("Domain", domain)])
+            .await?;
         Ok(())
     }
 
@@ -421,10 +407,7 @@ fn check_status(what: &str, status: u16, body: &[u8]) -> io::Result<()> {
     if (200..300).contains(&status) {
         Ok(())
     } else {
-        Err(io::Error::other(format!(
-            "moto {what}: HTTP {status}: {}",
-            String::from_utf8_lossy(body)
-        )))
+        Err(io::Error::other(format!("moto {what}: HTTP {status}: {}", String::from_utf8_lossy(body))))
     }
 }
 
@@ -433,9 +416,7 @@ fn free_port() -> io::Result<u16> {
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
+    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 fn looks_like_html(body: &str) -> bool {
@@ -449,11 +430,7 @@ pub fn parse_sent_emails(data: &Value) -> Vec<SentEmail> {
     for m in ses["Message"].as_array().into_iter().flatten() {
         let body = m["body"].as_str().unwrap_or_default().to_owned();
         let d = &m["destinations"];
-        let (text, html) = if looks_like_html(&body) {
-            (None, Some(body.clone()))
-        } else {
-            (Some(body.clone()), None)
-        };
+        let (text, html) = if looks_like_html(&body) { (None, Some(body.clone())) } else { (Some(body.clone()), None) };
         out.push(SentEmail {
             id: m["id"].as_str().unwrap_or_default().to_owned(),
             from: m["source"].as_str().unwrap_or_default().to_owned(),
@@ -528,20 +505,15 @@ pub async fn http_request(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request
-        .body(Body::from(body.to_vec()))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let request =
+        request.body(Body::from(body.to_vec())).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
 
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    let client = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build(connector);
+    let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
     let response = client.request(request).await.map_err(io::Error::other)?;
     let status = response.status().as_u16();
-    let body = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
-        .await
-        .map_err(io::Error::other)?;
+    let body = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX).await.map_err(io::Error::other)?;
     Ok((status, body.to_vec()))
 }
 

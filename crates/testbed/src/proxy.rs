@@ -82,10 +82,7 @@ pub struct CountingProxy {
 
 impl std::fmt::Debug for CountingProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CountingProxy")
-            .field("addr", &self.addr)
-            .field("upstream", &self.inner.upstream)
-            .finish()
+        f.debug_struct("CountingProxy").field("addr", &self.addr).field("upstream", &self.inner.upstream).finish()
     }
 }
 
@@ -176,12 +173,7 @@ impl CountingProxy {
     }
 
     fn queue(&self, operation: &str, fault: Fault, times: usize) {
-        self.inner
-            .tally()
-            .faults
-            .entry(operation.to_owned())
-            .or_default()
-            .extend(std::iter::repeat_n(fault, times));
+        self.inner.tally().faults.entry(operation.to_owned()).or_default().extend(std::iter::repeat_n(fault, times));
     }
 
     /// How many injected faults for `operation` have not been served yet.
@@ -332,8 +324,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, 200);
-        let (status, got) =
-            ssm(&proxy, "AmazonSSM.GetParameter", json!({"Name": name, "WithDecryption": true})).await;
+        let (status, got) = ssm(&proxy, "AmazonSSM.GetParameter", json!({"Name": name, "WithDecryption": true})).await;
         assert_eq!(status, 200, "{got}");
         assert_eq!(got["Parameter"]["Value"], "v1");
         // moto's own errors come back unchanged.
@@ -343,8 +334,7 @@ mod tests {
         assert_eq!(missing["__type"], "ParameterNotFound", "{missing}");
 
         // No X-Amz-Target: "{METHOD} {path}", without the query.
-        let (status, data) =
-            http_request(proxy.addr(), "GET", "/moto-api/data.json?pretty=1", &[], b"").await.unwrap();
+        let (status, data) = http_request(proxy.addr(), "GET", "/moto-api/data.json?pretty=1", &[], b"").await.unwrap();
         assert_eq!(status, 200);
         assert!(serde_json::from_slice::<Value>(&data).unwrap().is_object());
 
@@ -373,8 +363,7 @@ mod tests {
         assert_eq!((status, err), (429, json!({"__type": "ThrottlingException", "message": "injected"})));
         assert_eq!(moto.get_parameter(name).await.unwrap().as_deref(), Some("v1"), "faults are not forwarded");
         // Other operations are unaffected, and the fault is used up.
-        let (status, got) =
-            ssm(&proxy, "AmazonSSM.GetParameter", json!({"Name": name, "WithDecryption": true})).await;
+        let (status, got) = ssm(&proxy, "AmazonSSM.GetParameter", json!({"Name": name, "WithDecryption": true})).await;
         assert_eq!((status, &got["Parameter"]["Value"]), (200, &json!("v1")));
         let (status, _) = ssm(&proxy, "AmazonSSM.PutParameter", put_v2).await;
         assert_eq!(status, 200);
@@ -385,9 +374,10 @@ mod tests {
 
         // Canned answers.
         proxy.respond_next("AmazonSSM.GetParameter", 200, &b"{not json"[..], 1);
-        let (status, body) = http_request(proxy.addr(), "POST", "/", &[("X-Amz-Target", "AmazonSSM.GetParameter")], b"{}")
-            .await
-            .unwrap();
+        let (status, body) =
+            http_request(proxy.addr(), "POST", "/", &[("X-Amz-Target", "AmazonSSM.GetParameter")], b"{}")
+                .await
+                .unwrap();
         assert_eq!((status, body.as_slice()), (200, &b"{not json"[..]));
 
         // REST operations (no target) can fail too; clear_faults drops them.

@@ -389,10 +389,11 @@ impl RuntimeApi {
         let request_id = new_request_id();
         let (delivered_tx, delivered_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
-        self.shared.pending.lock().unwrap().insert(
-            request_id.clone(),
-            Pending { delivered: Some(delivered_tx), done: Some(done_tx) },
-        );
+        self.shared
+            .pending
+            .lock()
+            .unwrap()
+            .insert(request_id.clone(), Pending { delivered: Some(delivered_tx), done: Some(done_tx) });
         // Removes the entry however this function exits (stale events are skipped by /next).
         let _cleanup = RemovePending { shared: &self.shared, id: request_id.clone() };
         let invoked_at = Instant::now();
@@ -421,7 +422,8 @@ impl RuntimeApi {
                 return Err(InvokeError::InitError(v.clone().unwrap_or(Value::Null)));
             }
         };
-        let record = InvocationRecord { request_id: request_id.clone(), outcome, invoked_at, delivered_at, completed_at };
+        let record =
+            InvocationRecord { request_id: request_id.clone(), outcome, invoked_at, delivered_at, completed_at };
         self.history.lock().unwrap().push(record.clone());
         Ok(record)
     }
@@ -566,10 +568,7 @@ pub struct FunctionProcess {
 
 impl std::fmt::Debug for FunctionProcess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FunctionProcess")
-            .field("pid", &self.child.id())
-            .field("log_path", &self.log_path)
-            .finish()
+        f.debug_struct("FunctionProcess").field("pid", &self.child.id()).field("log_path", &self.log_path).finish()
     }
 }
 
@@ -606,14 +605,10 @@ impl FunctionProcess {
                 cmd.env(k, v);
             }
         }
-        cmd.envs(env)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
+        cmd.envs(env).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
         let spawned_at = Instant::now();
-        let child = cmd
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot spawn {}: {e}", binary.display())))?;
+        let child =
+            cmd.spawn().map_err(|e| io::Error::new(e.kind(), format!("cannot spawn {}: {e}", binary.display())))?;
         Ok(FunctionProcess { child, log_path, spawned_at })
     }
 
@@ -684,12 +679,9 @@ mod tests {
     /// `target/<profile>/examples/echo_lambda`, built by `cargo test -p testbed`.
     fn echo_lambda() -> PathBuf {
         let exe = std::env::current_exe().unwrap();
-        exe.ancestors()
-            .map(|a| a.join("examples/echo_lambda"))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| {
-                panic!("examples/echo_lambda not found above {}; run `cargo test -p testbed`", exe.display())
-            })
+        exe.ancestors().map(|a| a.join("examples/echo_lambda")).find(|p| p.is_file()).unwrap_or_else(|| {
+            panic!("examples/echo_lambda not found above {}; run `cargo test -p testbed`", exe.display())
+        })
     }
 
     async fn start_echo(config: RuntimeApiConfig) -> (RuntimeApi, FunctionProcess) {
@@ -715,12 +707,15 @@ mod tests {
         assert_eq!(echoed["request_id"], first.request_id);
         assert_eq!(echoed["function_arn"], "arn:aws:lambda:us-east-1:123456789012:function:function");
         assert!(echoed["deadline_ms"].as_u64().unwrap() > epoch_ms(SystemTime::now()) as u64);
-        assert_eq!(second.outcome, Invocation::Response(json!({
-            "payload": {"n": 2},
-            "request_id": second.request_id,
-            "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:function",
-            "deadline_ms": second.outcome.clone().response().unwrap()["deadline_ms"],
-        })));
+        assert_eq!(
+            second.outcome,
+            Invocation::Response(json!({
+                "payload": {"n": 2},
+                "request_id": second.request_id,
+                "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:function",
+                "deadline_ms": second.outcome.clone().response().unwrap()["deadline_ms"],
+            }))
+        );
         assert_ne!(first.request_id, second.request_id);
         assert!(first.latency() >= first.handler_duration());
 
@@ -749,7 +744,7 @@ mod tests {
             api.invoke_detailed(json!({"sleep_ms": 100})),
             api.invoke_detailed(json!("x")),
         );
-        let mut recs = vec![a.unwrap(), b.unwrap(), c.unwrap()];
+        let mut recs = [a.unwrap(), b.unwrap(), c.unwrap()];
         recs.sort_by_key(|r| r.delivered_at);
         for w in recs.windows(2) {
             assert!(w[1].delivered_at >= w[0].completed_at, "overlapping invocations");
@@ -816,9 +811,10 @@ mod tests {
         assert_eq!(api.init_error().unwrap()["errorType"], "Config");
         assert!(matches!(api.invoke(json!({})).await, Err(InvokeError::InitError(_))));
         // Unknown request ids are rejected.
-        let (status, _) = crate::moto::http_request(addr, "POST", "/2018-06-01/runtime/invocation/nope/response", &[], b"{}")
-            .await
-            .unwrap();
+        let (status, _) =
+            crate::moto::http_request(addr, "POST", "/2018-06-01/runtime/invocation/nope/response", &[], b"{}")
+                .await
+                .unwrap();
         assert_eq!(status, 400);
     }
 }

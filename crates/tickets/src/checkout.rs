@@ -118,7 +118,9 @@ impl Checkout {
             return Err(CheckoutError::MethodNotAllowed);
         }
         let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        if content_type.is_some_and(|ct| !ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")) {
+        if content_type
+            .is_some_and(|ct| !ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+        {
             return Err(CheckoutError::UnsupportedMediaType);
         }
         let body = web::body_bytes(request);

@@ -87,16 +87,16 @@ impl fmt::Debug for Config {
 
 /// Checkout locales Stripe accepts (`auto` lets Checkout follow the browser).
 const STRIPE_LOCALES: &[&str] = &[
-    "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr",
-    "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt",
-    "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+    "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu",
+    "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv",
+    "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
 ];
 
 impl Config {
     /// Parses and validates the organizer's JSON blob.
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| ConfigError::Syntax { line: e.line(), column: e.column() })?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| ConfigError::Syntax { line: e.line(), column: e.column() })?;
         let Value::Object(map) = value else {
             return Err(ConfigError::NotAnObject);
         };
@@ -104,10 +104,7 @@ impl Config {
 
         let catalog = if map.contains_key("catalog") {
             if map.keys().any(|k| k.starts_with("product_")) {
-                return Err(ConfigError::invalid(
-                    "catalog",
-                    "use either `catalog` or the `product_*` keys, not both",
-                ));
+                return Err(ConfigError::invalid("catalog", "use either `catalog` or the `product_*` keys, not both"));
             }
             Catalog::from_general(keys.required("catalog")?)?
         } else {
@@ -135,7 +132,10 @@ impl Config {
         let payment_method_types = keys.optional_string_list("payment_method_types")?;
         if let Some(types) = &payment_method_types {
             if types.is_empty() {
-                return Err(ConfigError::invalid("payment_method_types", "list at least one type, or leave the key out"));
+                return Err(ConfigError::invalid(
+                    "payment_method_types",
+                    "list at least one type, or leave the key out",
+                ));
             }
             if let Some(bad) = types.iter().find(|t| !validate::is_payment_method_type(t)) {
                 return Err(ConfigError::invalid(
@@ -262,11 +262,9 @@ impl<'a> Keys<'a> {
             Some(Value::Number(n)) => {
                 n.as_u64().map(Some).ok_or_else(|| ConfigError::invalid(key, "must be a whole number"))
             }
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| ConfigError::invalid(key, "must be a whole number")),
+            Some(Value::String(s)) => {
+                s.trim().parse().map(Some).map_err(|_| ConfigError::invalid(key, "must be a whole number"))
+            }
             Some(_) => Err(ConfigError::invalid(key, "must be a whole number")),
         }
     }

@@ -70,9 +70,15 @@ impl OrderStatus {
         }
     }
     pub fn parse(s: &str) -> Option<OrderStatus> {
-        [OrderStatus::Pending, OrderStatus::Claimed, OrderStatus::Emailed, OrderStatus::FailureClaimed, OrderStatus::Failed]
-            .into_iter()
-            .find(|status| status.as_str() == s)
+        [
+            OrderStatus::Pending,
+            OrderStatus::Claimed,
+            OrderStatus::Emailed,
+            OrderStatus::FailureClaimed,
+            OrderStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
     }
 }
 

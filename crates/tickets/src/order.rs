@@ -32,13 +32,8 @@ impl<'c> TicketOrder<'c> {
     pub fn from_form(catalog: &'c Catalog, body: &[u8]) -> Result<TicketOrder<'c>, OrderError> {
         let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| OrderError::Unreadable)?;
         // The first occurrence of a field wins, as with most form parsers.
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim())
-                .filter(|v| !v.is_empty())
-        };
+        let field =
+            |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty());
 
         let ticket = match field("type") {
             None => catalog.default_ticket(),
@@ -134,7 +129,10 @@ mod tests {
             TicketOrder::from_form(config.catalog(), &[0x74, 0x79, 0x70, 0x65, 0x3d, 0xff]),
             Err(OrderError::UnknownTicket { .. })
         ));
-        assert!(matches!(TicketOrder::from_form(config.catalog(), b"type=bronze&tshirt=%FF"), Err(OrderError::InvalidChoice { .. })));
+        assert!(matches!(
+            TicketOrder::from_form(config.catalog(), b"type=bronze&tshirt=%FF"),
+            Err(OrderError::InvalidChoice { .. })
+        ));
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! source, which Stripe endpoint, the AWS SDK config.
 
 use crate::checkout::Checkout;
+use crate::config::{ConfigCache, FileSource, SsmSource};
 use crate::fulfill::Fulfill;
 use crate::ledger::DynamoLedger;
 use crate::mail::SesMailer;
-use crate::config::{ConfigCache, FileSource, SsmSource};
 use crate::stripe::{DEFAULT_API_BASE, StripeApi};
 use std::sync::Arc;
 use std::time::Duration;

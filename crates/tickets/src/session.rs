@@ -47,10 +47,9 @@ impl SessionRequest {
             line_items,
             success_url: config.success_url().as_str().to_owned(),
             cancel_url: config.cancel_url().as_str().to_owned(),
-            shipping: ticket.shipping().map(|s| ShippingRequest {
-                rate: s.rate().clone(),
-                allowed_countries: s.countries().to_vec(),
-            }),
+            shipping: ticket
+                .shipping()
+                .map(|s| ShippingRequest { rate: s.rate().clone(), allowed_countries: s.countries().to_vec() }),
             metadata,
             locale: config.locale().to_owned(),
             payment_method_types: config.payment_method_types().map(<[String]>::to_vec),

@@ -10,10 +10,9 @@ use std::time::Duration;
 use stripe::{Client, ClientBuilder, StripeError};
 use stripe::{RequestStrategy, StripeRequest};
 use stripe_checkout::checkout_session::{
-    ListLineItemsCheckoutSession, RetrieveCheckoutSession,
     CreateCheckoutSession, CreateCheckoutSessionAllowedPaymentMethodTypes, CreateCheckoutSessionLineItems,
     CreateCheckoutSessionShippingAddressCollection, CreateCheckoutSessionShippingAddressCollectionAllowedCountries,
-    CreateCheckoutSessionShippingOptions,
+    CreateCheckoutSessionShippingOptions, ListLineItemsCheckoutSession, RetrieveCheckoutSession,
 };
 use stripe_shared::{
     ApiErrorsCode, CheckoutSession, CheckoutSessionItem, CheckoutSessionLocale, CheckoutSessionMode,
@@ -193,9 +192,7 @@ impl Payments for StripeApi {
         Box::pin(async move {
             let client = self.client(key)?;
             let session = create_params(request).send(&client).await?;
-            let url = session
-                .url
-                .ok_or_else(|| StripeFault::Unexpected("the Checkout Session has no url".into()))?;
+            let url = session.url.ok_or_else(|| StripeFault::Unexpected("the Checkout Session has no url".into()))?;
             Ok(CreatedSession { id: session.id.to_string(), url })
         })
     }
@@ -216,7 +213,9 @@ impl Payments for StripeApi {
                 .await;
             let mut session = match retrieved {
                 Ok(session) => session,
-                Err(StripeError::Stripe(api, 404)) if api.code == Some(ApiErrorsCode::ResourceMissing) => return Ok(None),
+                Err(StripeError::Stripe(api, 404)) if api.code == Some(ApiErrorsCode::ResourceMissing) => {
+                    return Ok(None);
+                }
                 Err(e) => return Err(e.into()),
             };
             let mut items = session.line_items.take().map(|list| (list.data, list.has_more)).unwrap_or_default();
@@ -294,7 +293,9 @@ fn create_params(request: &SessionRequest) -> CreateCheckoutSession {
         .line_items(line_items)
         .success_url(&request.success_url)
         .cancel_url(&request.cancel_url)
-        .metadata(request.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<std::collections::HashMap<_, _>>())
+        .metadata(
+            request.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<std::collections::HashMap<_, _>>(),
+        )
         // Config validation admits only Stripe's locales, so FromStr is exact here.
         .locale(CheckoutSessionLocale::from_str(&request.locale).unwrap_or(CheckoutSessionLocale::Auto));
     if let Some(shipping) = &request.shipping {
@@ -310,10 +311,8 @@ fn create_params(request: &SessionRequest) -> CreateCheckoutSession {
             .shipping_address_collection(CreateCheckoutSessionShippingAddressCollection::new(countries));
     }
     if let Some(types) = &request.payment_method_types {
-        let types: Vec<_> = types
-            .iter()
-            .filter_map(|t| CreateCheckoutSessionAllowedPaymentMethodTypes::from_str(t).ok())
-            .collect();
+        let types: Vec<_> =
+            types.iter().filter_map(|t| CreateCheckoutSessionAllowedPaymentMethodTypes::from_str(t).ok()).collect();
         params = params.allowed_payment_method_types(types);
     }
     params

@@ -35,10 +35,7 @@ pub enum VotekeyFormatError {
         VotekeyFormat::MAX_LENGTH
     )]
     LengthOutOfRange { length: usize },
-    #[error(
-        "votekey prefix must be at most {} characters, got {length}",
-        VotekeyFormat::MAX_PREFIX_LENGTH
-    )]
+    #[error("votekey prefix must be at most {} characters, got {length}", VotekeyFormat::MAX_PREFIX_LENGTH)]
     PrefixTooLong { length: usize },
     #[error("votekey prefix may contain only ASCII letters, digits, '-' and '_'")]
     PrefixInvalidCharacter,
@@ -78,14 +75,9 @@ impl VotekeyFormat {
         // Counted in chars so the error reports what a person would count.
         let prefix_length = prefix.chars().count();
         if prefix_length > Self::MAX_PREFIX_LENGTH {
-            return Err(VotekeyFormatError::PrefixTooLong {
-                length: prefix_length,
-            });
+            return Err(VotekeyFormatError::PrefixTooLong { length: prefix_length });
         }
-        if !prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(VotekeyFormatError::PrefixInvalidCharacter);
         }
         Ok(Self { prefix, length })
@@ -131,10 +123,7 @@ impl VotekeyFormat {
 
 impl Default for VotekeyFormat {
     fn default() -> Self {
-        Self {
-            prefix: String::new(),
-            length: Self::DEFAULT_LENGTH,
-        }
+        Self { prefix: String::new(), length: Self::DEFAULT_LENGTH }
     }
 }
 
@@ -144,9 +133,7 @@ fn letter_for_byte(byte: u8) -> Option<char> {
     if byte >= FIRST_REJECTED_BYTE {
         return None;
     }
-    ALPHABET
-        .get(usize::from(byte) % ALPHABET.len())
-        .map(|&letter| char::from(letter))
+    ALPHABET.get(usize::from(byte) % ALPHABET.len()).map(|&letter| char::from(letter))
 }
 
 /// A votekey in its final form, prefix included.
@@ -157,18 +144,13 @@ impl Votekey {
     /// Reads back a stored key, checking it has exactly the shape `format`
     /// produces. Case-sensitive: keys are stored as generated.
     pub fn parse(format: &VotekeyFormat, input: &str) -> Result<Self, VotekeyParseError> {
-        let letters = input
-            .strip_prefix(format.prefix())
-            .ok_or(VotekeyParseError::MissingPrefix)?;
+        let letters = input.strip_prefix(format.prefix()).ok_or(VotekeyParseError::MissingPrefix)?;
         if !letters.bytes().all(|b| ALPHABET.contains(&b)) {
             return Err(VotekeyParseError::InvalidCharacter);
         }
         // All ASCII by now, so the byte length is the letter count.
         if letters.len() != format.length() {
-            return Err(VotekeyParseError::WrongLength {
-                expected: format.length(),
-                actual: letters.len(),
-            });
+            return Err(VotekeyParseError::WrongLength { expected: format.length(), actual: letters.len() });
         }
         Ok(Self(input.to_owned()))
     }
@@ -220,10 +202,7 @@ mod tests {
             assert_eq!(letter_for_byte(byte), None, "byte {byte}");
         }
         for byte in 0..252u8 {
-            assert!(
-                letter_for_byte(byte).is_some_and(is_alphabet_letter),
-                "byte {byte}"
-            );
+            assert!(letter_for_byte(byte).is_some_and(is_alphabet_letter), "byte {byte}");
         }
     }
 
@@ -244,20 +223,14 @@ mod tests {
     fn generation_skips_rejected_bytes() {
         let format = VotekeyFormat::new("", 4).expect("valid");
         // Rejected bytes first; then 0, 1, 21 (wraps to B) and 251 (last accepted).
-        let mut source = [252u8, 253, 254, 255, 0, 255, 1, 21, 251]
-            .into_iter()
-            .cycle();
+        let mut source = [252u8, 253, 254, 255, 0, 255, 1, 21, 251].into_iter().cycle();
         let key = format
             .generate_from(|buf| {
-                buf.iter_mut()
-                    .for_each(|b| *b = source.next().unwrap_or_default());
+                buf.iter_mut().for_each(|b| *b = source.next().unwrap_or_default());
                 Ok(())
             })
             .expect("enough accepted bytes");
-        let expected: String = [0u8, 1, 21, 251]
-            .into_iter()
-            .filter_map(letter_for_byte)
-            .collect();
+        let expected: String = [0u8, 1, 21, 251].into_iter().filter_map(letter_for_byte).collect();
         assert_eq!(key.as_str(), expected);
     }
 
@@ -322,35 +295,15 @@ mod tests {
             ("", 8, Ok(())),
             ("tdf_26-", 4, Ok(())),
             (&too_long_prefix[..16], 32, Ok(())),
-            (
-                "",
-                3,
-                Err(VotekeyFormatError::LengthOutOfRange { length: 3 }),
-            ),
-            (
-                "",
-                33,
-                Err(VotekeyFormatError::LengthOutOfRange { length: 33 }),
-            ),
-            (
-                "",
-                0,
-                Err(VotekeyFormatError::LengthOutOfRange { length: 0 }),
-            ),
-            (
-                &too_long_prefix,
-                8,
-                Err(VotekeyFormatError::PrefixTooLong { length: 17 }),
-            ),
+            ("", 3, Err(VotekeyFormatError::LengthOutOfRange { length: 3 })),
+            ("", 33, Err(VotekeyFormatError::LengthOutOfRange { length: 33 })),
+            ("", 0, Err(VotekeyFormatError::LengthOutOfRange { length: 0 })),
+            (&too_long_prefix, 8, Err(VotekeyFormatError::PrefixTooLong { length: 17 })),
             ("TDF 26", 8, Err(VotekeyFormatError::PrefixInvalidCharacter)),
             ("東京", 8, Err(VotekeyFormatError::PrefixInvalidCharacter)),
         ];
         for (prefix, length, expected) in cases {
-            assert_eq!(
-                VotekeyFormat::new(prefix, length).map(|_| ()),
-                expected,
-                "prefix {prefix:?}, length {length}"
-            );
+            assert_eq!(VotekeyFormat::new(prefix, length).map(|_| ()), expected, "prefix {prefix:?}, length {length}");
         }
     }
 
@@ -378,27 +331,9 @@ mod tests {
         let cases = [
             ("BCDFGHJK", VotekeyParseError::MissingPrefix),
             ("tdf-BCDFGHJK", VotekeyParseError::MissingPrefix),
-            (
-                "TDF-BCDFGHJ",
-                VotekeyParseError::WrongLength {
-                    expected: 8,
-                    actual: 7,
-                },
-            ),
-            (
-                "TDF-BCDFGHJKL",
-                VotekeyParseError::WrongLength {
-                    expected: 8,
-                    actual: 9,
-                },
-            ),
-            (
-                "TDF-",
-                VotekeyParseError::WrongLength {
-                    expected: 8,
-                    actual: 0,
-                },
-            ),
+            ("TDF-BCDFGHJ", VotekeyParseError::WrongLength { expected: 8, actual: 7 }),
+            ("TDF-BCDFGHJKL", VotekeyParseError::WrongLength { expected: 8, actual: 9 }),
+            ("TDF-", VotekeyParseError::WrongLength { expected: 8, actual: 0 }),
             ("TDF-BCDFGHJA", VotekeyParseError::InvalidCharacter),
             ("TDF-bcdfghjk", VotekeyParseError::InvalidCharacter),
             ("TDF-BCDFGHJ1", VotekeyParseError::InvalidCharacter),

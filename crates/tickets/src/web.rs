@@ -66,7 +66,8 @@ pub fn see_other(location: &str) -> Option<Response<Body>> {
 }
 
 /// The style of the short message pages (errors, the landing page).
-const MESSAGE_STYLE: &str = "body { font-family: system-ui, sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em }";
+const MESSAGE_STYLE: &str =
+    "body { font-family: system-ui, sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em }";
 
 /// The one HTML document shell of every page a person sees (the handlers'
 /// pages and the local server's). `style` is CSS and `body` HTML, both

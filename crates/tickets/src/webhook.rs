@@ -173,17 +173,11 @@ impl<'h> SignatureHeader<'h> {
         if timestamp_text.is_empty() || !timestamp_text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(MalformedHeader::TimestampNotANumber);
         }
-        let timestamp = timestamp_text
-            .parse::<i64>()
-            .map_err(|_| MalformedHeader::TimestampNotANumber)?;
+        let timestamp = timestamp_text.parse::<i64>().map_err(|_| MalformedHeader::TimestampNotANumber)?;
         if v1_signatures.is_empty() {
             return Err(MalformedHeader::NoV1Signature);
         }
-        Ok(Self {
-            timestamp_text,
-            timestamp,
-            v1_signatures,
-        })
+        Ok(Self { timestamp_text, timestamp, v1_signatures })
     }
 }
 
@@ -282,13 +276,8 @@ mod tests {
         let payload = STRIPE_TEST_PAYLOAD.as_bytes();
         assert_eq!(sign(payload, STRIPE_TEST_SECRET, STRIPE_TEST_TIMESTAMP), fixture_header);
         let secrets = secrets(&[STRIPE_TEST_SECRET]);
-        let verified = verify(
-            Some(&fixture_header),
-            payload,
-            &secrets,
-            Tolerance::default(),
-            STRIPE_TEST_TIMESTAMP + 10,
-        );
+        let verified =
+            verify(Some(&fixture_header), payload, &secrets, Tolerance::default(), STRIPE_TEST_TIMESTAMP + 10);
         assert_eq!(verified, Ok(()));
     }
 
@@ -361,15 +350,10 @@ mod tests {
     fn extreme_clock_values_do_not_panic() {
         let header = sign(BODY, SECRET, 0);
         let secrets = secrets(&[SECRET]);
-        for (now, expected) in [
-            (i64::MAX, SignatureError::TimestampTooOld),
-            (i64::MIN, SignatureError::TimestampInFuture),
-        ] {
-            assert_eq!(
-                verify(Some(&header), BODY, &secrets, Tolerance::default(), now),
-                Err(expected),
-                "now {now}"
-            );
+        for (now, expected) in
+            [(i64::MAX, SignatureError::TimestampTooOld), (i64::MIN, SignatureError::TimestampInFuture)]
+        {
+            assert_eq!(verify(Some(&header), BODY, &secrets, Tolerance::default(), now), Err(expected), "now {now}");
         }
     }
 
@@ -381,10 +365,7 @@ mod tests {
         assert_eq!(ten_seconds.as_secs(), 10);
         let secrets = secrets(&[SECRET]);
         let header = sign(BODY, SECRET, NOW - 11);
-        assert_eq!(
-            verify(Some(&header), BODY, &secrets, ten_seconds, NOW),
-            Err(SignatureError::TimestampTooOld)
-        );
+        assert_eq!(verify(Some(&header), BODY, &secrets, ten_seconds, NOW), Err(SignatureError::TimestampTooOld));
         assert_eq!(verify(Some(&header), BODY, &secrets, ten_seconds, NOW - 1), Ok(()));
     }
 

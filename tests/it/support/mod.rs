@@ -1,7 +1,6 @@
 //! Shared set-up for the integration tests: one moto per test binary, a fake
 //! Stripe per test, configs put into SSM, and events from `events/`.
 
-
 use aws_sdk_ssm::config::{Credentials, Region};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
@@ -200,11 +199,7 @@ pub fn status(response: &serde_json::Value) -> u16 {
 
 /// A response header, by case-insensitive name.
 pub fn header<'a>(response: &'a serde_json::Value, name: &str) -> Option<&'a str> {
-    response["headers"]
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.as_str())
+    response["headers"].as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())
 }
 
 /// The process's log: every non-empty line must be a JSON object.

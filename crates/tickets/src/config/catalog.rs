@@ -30,9 +30,7 @@ impl fmt::Display for TicketId {
 
 /// Form values are matched case-insensitively, so names are kept lower-case.
 fn slug(s: &str) -> Option<String> {
-    let ok = !s.is_empty()
-        && s.len() <= 40
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| s.to_ascii_lowercase())
 }
 
@@ -196,7 +194,9 @@ impl Ticket {
                 let rate = s.optional_str("rate")?.ok_or_else(|| ConfigError::Missing(key("shipping.rate")))?;
                 Some(Shipping::parse(rate, s.get("countries"), &key("shipping.rate"), &key("shipping.countries"))?)
             }
-            Some(_) => return Err(ConfigError::invalid(key("shipping"), "must be an object with `rate` and `countries`")),
+            Some(_) => {
+                return Err(ConfigError::invalid(key("shipping"), "must be an object with `rate` and `countries`"));
+            }
         };
         Ok(Ticket {
             name: keys.optional_str("name")?.map_or_else(|| id.0.clone(), str::to_owned),
@@ -233,8 +233,9 @@ impl OptionGroup {
         let keys = Keys(map);
         let key = |k: &str| format!("{at}.{k}");
         let field_raw = keys.optional_str("field")?.ok_or_else(|| ConfigError::Missing(key("field")))?;
-        let field = slug(field_raw)
-            .ok_or_else(|| ConfigError::invalid(key("field"), format!("\"{field_raw}\" must be letters, digits, - or _")))?;
+        let field = slug(field_raw).ok_or_else(|| {
+            ConfigError::invalid(key("field"), format!("\"{field_raw}\" must be letters, digits, - or _"))
+        })?;
         let Some(Value::Array(items)) = keys.get("choices") else {
             return Err(ConfigError::invalid(key("choices"), "must be a list of choices"));
         };
@@ -249,8 +250,9 @@ impl OptionGroup {
             };
             let c = Keys(map);
             let raw = c.optional_str("value")?.ok_or_else(|| ConfigError::Missing(format!("{at}.value")))?;
-            let value = slug(raw)
-                .ok_or_else(|| ConfigError::invalid(format!("{at}.value"), format!("\"{raw}\" must be letters, digits, - or _")))?;
+            let value = slug(raw).ok_or_else(|| {
+                ConfigError::invalid(format!("{at}.value"), format!("\"{raw}\" must be letters, digits, - or _"))
+            })?;
             if choices.iter().any(|earlier| earlier.value == value) {
                 return Err(ConfigError::invalid(at, format!("choice \"{value}\" is listed twice")));
             }
@@ -297,10 +299,15 @@ impl Choice {
 }
 
 impl Shipping {
-    fn parse(rate: &str, countries: Option<&Value>, rate_key: &str, countries_key: &str) -> Result<Shipping, ConfigError> {
+    fn parse(
+        rate: &str,
+        countries: Option<&Value>,
+        rate_key: &str,
+        countries_key: &str,
+    ) -> Result<Shipping, ConfigError> {
         let rate = ShippingRateId::parse(rate_key, rate)?;
-        let listed = string_list(countries_key, countries)?
-            .ok_or_else(|| ConfigError::Missing(countries_key.to_owned()))?;
+        let listed =
+            string_list(countries_key, countries)?.ok_or_else(|| ConfigError::Missing(countries_key.to_owned()))?;
         if listed.is_empty() {
             return Err(ConfigError::invalid(countries_key, "list at least one country"));
         }

@@ -50,14 +50,10 @@ impl SsmSource {
 impl ConfigSource for SsmSource {
     fn fetch(&self) -> BoxFuture<'_, Result<String, SourceError>> {
         Box::pin(async move {
-            let output = self
-                .client
-                .get_parameter()
-                .name(&self.name)
-                .with_decryption(true)
-                .send()
-                .await
-                .map_err(|e| SourceError(format!("SSM GetParameter {}: {}", self.name, crate::aws::describe(&e))))?;
+            let output =
+                self.client.get_parameter().name(&self.name).with_decryption(true).send().await.map_err(|e| {
+                    SourceError(format!("SSM GetParameter {}: {}", self.name, crate::aws::describe(&e)))
+                })?;
             output
                 .parameter
                 .and_then(|p| p.value)
@@ -195,7 +191,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_or_invalid_refresh_keeps_the_last_good_config() {
-        let (cache, source) = cache(vec![good("ja"), Err("SSM is down".into()), Ok("{}".into()), good("en")], Duration::ZERO);
+        let (cache, source) =
+            cache(vec![good("ja"), Err("SSM is down".into()), Ok("{}".into()), good("en")], Duration::ZERO);
         assert_eq!(cache.current().await.unwrap().locale(), "ja");
         assert_eq!(cache.current().await.unwrap().locale(), "ja", "fetch error: last good config");
         assert_eq!(cache.current().await.unwrap().locale(), "ja", "invalid blob: last good config");
@@ -205,7 +202,10 @@ mod tests {
 
     #[tokio::test]
     async fn never_loaded_is_unavailable_and_retried_on_each_request() {
-        let (cache, source) = cache(vec![Err("no such parameter".into()), Err("no such parameter".into()), good("ja")], Duration::from_secs(300));
+        let (cache, source) = cache(
+            vec![Err("no such parameter".into()), Err("no such parameter".into()), good("ja")],
+            Duration::from_secs(300),
+        );
         assert!(cache.current().await.is_err());
         assert!(cache.current().await.is_err());
         assert_eq!(cache.current().await.unwrap().locale(), "ja");

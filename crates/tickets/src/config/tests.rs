@@ -38,7 +38,12 @@ fn tdf_blob_maps_to_visitor_and_bronze_with_shirts() {
     let sizes: Vec<_> = shirt.choices().iter().map(|c| (c.value(), c.price().unwrap().as_str())).collect();
     assert_eq!(
         sizes,
-        [("s", "price_1TdfTshirtS"), ("m", "price_1TdfTshirtM"), ("l", "price_1TdfTshirtL"), ("xl", "price_1TdfTshirtXL")]
+        [
+            ("s", "price_1TdfTshirtS"),
+            ("m", "price_1TdfTshirtM"),
+            ("l", "price_1TdfTshirtL"),
+            ("xl", "price_1TdfTshirtXL")
+        ]
     );
     let shipping = bronze.shipping().unwrap();
     assert_eq!(shipping.rate().as_str(), "shr_1TdfTshirtShipping");
@@ -100,19 +105,55 @@ fn general_catalog_form() {
 fn errors_name_the_key() {
     let cases: Vec<(serde_json::Value, &str)> = vec![
         (without(tdf(), "product_tshirt_m"), "config key `product_tshirt_m` is missing"),
-        (with(tdf(), "product_tshirt_m", json!("prod_123")), "config key `product_tshirt_m`: \"prod_123\" is not a Stripe price ID (price_…)"),
-        (with(tdf(), "shipping_rate", json!("rate_1")), "config key `shipping_rate`: \"rate_1\" is not a Stripe shipping rate ID (shr_…)"),
-        (with(tdf(), "shipping_countries", json!("JP,jp")), "config key `shipping_countries`: \"jp\" is not a two-letter upper-case country code"),
-        (with(tdf(), "shipping_countries", json!("JP,KP")), "config key `shipping_countries`: Stripe Checkout cannot ship to \"KP\""),
-        (with(tdf(), "shipping_countries", json!("JP,QQ")), "config key `shipping_countries`: \"QQ\" is not a country Stripe Checkout ships to"),
+        (
+            with(tdf(), "product_tshirt_m", json!("prod_123")),
+            "config key `product_tshirt_m`: \"prod_123\" is not a Stripe price ID (price_…)",
+        ),
+        (
+            with(tdf(), "shipping_rate", json!("rate_1")),
+            "config key `shipping_rate`: \"rate_1\" is not a Stripe shipping rate ID (shr_…)",
+        ),
+        (
+            with(tdf(), "shipping_countries", json!("JP,jp")),
+            "config key `shipping_countries`: \"jp\" is not a two-letter upper-case country code",
+        ),
+        (
+            with(tdf(), "shipping_countries", json!("JP,KP")),
+            "config key `shipping_countries`: Stripe Checkout cannot ship to \"KP\"",
+        ),
+        (
+            with(tdf(), "shipping_countries", json!("JP,QQ")),
+            "config key `shipping_countries`: \"QQ\" is not a country Stripe Checkout ships to",
+        ),
         (with(tdf(), "shipping_countries", json!("")), "config key `shipping_countries` is missing"),
-        (with(tdf(), "success_url", json!("http://party.example/ok")), "config key `success_url`: \"http://party.example/ok\" must use https:// (http:// only for localhost)"),
-        (with(tdf(), "cancel_url", json!("/tickets")), "config key `cancel_url`: \"/tickets\" is not an absolute https:// URL"),
-        (with(tdf(), "webhook_signing_secret", json!(42)), "config key `webhook_signing_secret`: must be a string or a list of strings"),
-        (with(tdf(), "webhook_tolerance_seconds", json!(0)), "config key `webhook_tolerance_seconds`: webhook timestamp tolerance must be at least one second"),
-        (with(tdf(), "locale", json!("xx")), "config key `locale`: \"xx\" is not a Stripe Checkout locale (e.g. auto, en, ja)"),
-        (with(tdf(), "payment_method_types", json!(["card", "cheque"])), "config key `payment_method_types`: \"cheque\" is not a Stripe payment method type"),
-        (with(tdf(), "catalog", json!({"tickets": []})), "config key `catalog`: use either `catalog` or the `product_*` keys, not both"),
+        (
+            with(tdf(), "success_url", json!("http://party.example/ok")),
+            "config key `success_url`: \"http://party.example/ok\" must use https:// (http:// only for localhost)",
+        ),
+        (
+            with(tdf(), "cancel_url", json!("/tickets")),
+            "config key `cancel_url`: \"/tickets\" is not an absolute https:// URL",
+        ),
+        (
+            with(tdf(), "webhook_signing_secret", json!(42)),
+            "config key `webhook_signing_secret`: must be a string or a list of strings",
+        ),
+        (
+            with(tdf(), "webhook_tolerance_seconds", json!(0)),
+            "config key `webhook_tolerance_seconds`: webhook timestamp tolerance must be at least one second",
+        ),
+        (
+            with(tdf(), "locale", json!("xx")),
+            "config key `locale`: \"xx\" is not a Stripe Checkout locale (e.g. auto, en, ja)",
+        ),
+        (
+            with(tdf(), "payment_method_types", json!(["card", "cheque"])),
+            "config key `payment_method_types`: \"cheque\" is not a Stripe payment method type",
+        ),
+        (
+            with(tdf(), "catalog", json!({"tickets": []})),
+            "config key `catalog`: use either `catalog` or the `product_*` keys, not both",
+        ),
         (json!([]), "config must be a JSON object"),
     ];
     for (blob, expected) in cases {
@@ -127,14 +168,30 @@ fn general_catalog_errors_name_the_path() {
     let base = ["s", "m", "l", "xl"].iter().fold(base, |b, s| without(b, &format!("product_tshirt_{s}")));
     let cases = vec![
         (json!({"tickets": [{"id": "a"}]}), "config key `catalog.tickets[0].price` is missing"),
-        (json!({"tickets": [{"id": "a b", "price": "price_1"}]}), "config key `catalog.tickets[0].id`: \"a b\" must be a short name of letters, digits, - or _"),
-        (json!({"tickets": [{"id": "a", "price": "price_1"}, {"id": "A", "price": "price_2"}]}), "config key `catalog.tickets`: ticket id \"a\" is used twice"),
-        (json!({"default_ticket": "b", "tickets": [{"id": "a", "price": "price_1"}]}), "config key `catalog.default_ticket`: no ticket has id \"b\""),
-        (json!({"tickets": [{"id": "a", "price": "price_1", "options": [{"field": "size", "choices": [{"value": "m", "price": "p"}]}]}]}),
-            "config key `catalog.tickets[0].options[0].choices[0].price`: \"p\" is not a Stripe price ID (price_…)"),
-        (json!({"tickets": [{"id": "a", "price": "price_1", "options": [{"field": "type", "choices": [{"value": "m"}]}]}]}),
-            "config key `catalog.tickets[0].options`: field \"type\" is reserved or used twice"),
-        (json!({"tickets": [{"id": "a", "price": "price_1", "shipping": {"rate": "shr_1"}}]}), "config key `catalog.tickets[0].shipping.countries` is missing"),
+        (
+            json!({"tickets": [{"id": "a b", "price": "price_1"}]}),
+            "config key `catalog.tickets[0].id`: \"a b\" must be a short name of letters, digits, - or _",
+        ),
+        (
+            json!({"tickets": [{"id": "a", "price": "price_1"}, {"id": "A", "price": "price_2"}]}),
+            "config key `catalog.tickets`: ticket id \"a\" is used twice",
+        ),
+        (
+            json!({"default_ticket": "b", "tickets": [{"id": "a", "price": "price_1"}]}),
+            "config key `catalog.default_ticket`: no ticket has id \"b\"",
+        ),
+        (
+            json!({"tickets": [{"id": "a", "price": "price_1", "options": [{"field": "size", "choices": [{"value": "m", "price": "p"}]}]}]}),
+            "config key `catalog.tickets[0].options[0].choices[0].price`: \"p\" is not a Stripe price ID (price_…)",
+        ),
+        (
+            json!({"tickets": [{"id": "a", "price": "price_1", "options": [{"field": "type", "choices": [{"value": "m"}]}]}]}),
+            "config key `catalog.tickets[0].options`: field \"type\" is reserved or used twice",
+        ),
+        (
+            json!({"tickets": [{"id": "a", "price": "price_1", "shipping": {"rate": "shr_1"}}]}),
+            "config key `catalog.tickets[0].shipping.countries` is missing",
+        ),
         (json!({"tickets": []}), "config key `catalog.tickets`: list at least one ticket"),
     ];
     for (catalog, expected) in cases {
@@ -144,10 +201,14 @@ fn general_catalog_errors_name_the_path() {
 
 #[test]
 fn secrets_never_appear_in_errors_or_debug() {
-    let bad_keys = [json!("pk_test_PublishableNotSecret"), json!(SECRET_KEY.replace("sk_", "xk_")), json!("sk_test_with space")];
+    let bad_keys =
+        [json!("pk_test_PublishableNotSecret"), json!(SECRET_KEY.replace("sk_", "xk_")), json!("sk_test_with space")];
     for bad in bad_keys {
         let err = parse(&with(tdf(), "stripe_api_secret_key", bad.clone())).unwrap_err().to_string();
-        assert_eq!(err, "config key `stripe_api_secret_key`: must be a Stripe secret key (sk_…) or restricted key (rk_…)");
+        assert_eq!(
+            err,
+            "config key `stripe_api_secret_key`: must be a Stripe secret key (sk_…) or restricted key (rk_…)"
+        );
         assert!(!err.contains(bad.as_str().unwrap()));
     }
     let err = parse(&with(tdf(), "webhook_signing_secret", json!("not_a_whsec_TopSecret"))).unwrap_err().to_string();
@@ -161,10 +222,23 @@ fn secrets_never_appear_in_errors_or_debug() {
 
 #[test]
 fn urls_allow_http_only_for_localhost() {
-    for ok in ["https://a.example/x?y={CHECKOUT_SESSION_ID}", "http://localhost:3000/", "http://127.0.0.1/x", "http://[::1]:8080/"] {
+    for ok in [
+        "https://a.example/x?y={CHECKOUT_SESSION_ID}",
+        "http://localhost:3000/",
+        "http://127.0.0.1/x",
+        "http://[::1]:8080/",
+    ] {
         assert!(HttpsUrl::parse("k", ok).is_ok(), "{ok}");
     }
-    for bad in ["http://a.example/", "ftp://a.example/", "https://", "https:///x", "https://user:pw@a.example/", "https://a .example/", "a.example"] {
+    for bad in [
+        "http://a.example/",
+        "ftp://a.example/",
+        "https://",
+        "https:///x",
+        "https://user:pw@a.example/",
+        "https://a .example/",
+        "a.example",
+    ] {
         assert!(HttpsUrl::parse("k", bad).is_err(), "{bad}");
     }
     assert!(HttpsUrl::parse_link("wuhu_url", "http://wuhu.party.lan/").is_ok());

@@ -18,10 +18,7 @@ impl Wording for English {
     }
 
     fn votekey_subject(&self, event: Option<&str>) -> String {
-        event.map_or_else(
-            || "Your votekey".to_owned(),
-            |event| format!("Your votekey for {event}"),
-        )
+        event.map_or_else(|| "Your votekey".to_owned(), |event| format!("Your votekey for {event}"))
     }
 
     fn votekey_intro(&self, event: Option<&str>) -> String {
@@ -44,17 +41,11 @@ impl Wording for English {
     }
 
     fn wuhu_sentence(&self) -> UrlSentence {
-        UrlSentence {
-            before: "Use this votekey to register at ",
-            after: " to vote in the competitions.",
-        }
+        UrlSentence { before: "Use this votekey to register at ", after: " to vote in the competitions." }
     }
 
     fn votekey_closing(&self, event: Option<&str>) -> String {
-        event.map_or_else(
-            || "See you at the party!".to_owned(),
-            |event| format!("See you at {event}!\n{event}"),
-        )
+        event.map_or_else(|| "See you at the party!".to_owned(), |event| format!("See you at {event}!\n{event}"))
     }
 
     fn payment_failed_subject(&self, event: Option<&str>) -> String {
@@ -70,10 +61,7 @@ impl Wording for English {
     }
 
     fn retry_sentence(&self) -> UrlSentence {
-        UrlSentence {
-            before: "If you would still like to come, you can buy a ticket again at ",
-            after: ".",
-        }
+        UrlSentence { before: "If you would still like to come, you can buy a ticket again at ", after: "." }
     }
 
     fn payment_failed_closing(&self, event: Option<&str>) -> String {

@@ -40,8 +40,7 @@ impl Wording for Japanese {
 
     fn wuhu_sentence(&self) -> UrlSentence {
         UrlSentence {
-            before: "",
-            after: " でこの投票キーを使ってユーザー登録すると、コンポの投票に参加できます。",
+            before: "", after: " でこの投票キーを使ってユーザー登録すると、コンポの投票に参加できます。"
         }
     }
 
@@ -61,8 +60,7 @@ impl Wording for Japanese {
 
     fn retry_sentence(&self) -> UrlSentence {
         UrlSentence {
-            before: "引き続きご参加をご希望の場合は、こちらから改めてお申し込みください：",
-            after: "",
+            before: "引き続きご参加をご希望の場合は、こちらから改めてお申し込みください：", after: ""
         }
     }
 

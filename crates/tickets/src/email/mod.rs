@@ -31,12 +31,7 @@ impl EmailLanguage {
     /// Stripe reports the Checkout page's locale (`ja`, `en`, `auto`, …);
     /// a language we have no wording for gets English.
     pub fn from_stripe_locale(locale: Option<&str>) -> Self {
-        let primary = locale
-            .unwrap_or_default()
-            .trim()
-            .split(['-', '_'])
-            .next()
-            .unwrap_or_default();
+        let primary = locale.unwrap_or_default().trim().split(['-', '_']).next().unwrap_or_default();
         Self::ALL
             .into_iter()
             .find(|language| primary.eq_ignore_ascii_case(language.wording().language_tag()))
@@ -145,10 +140,7 @@ pub fn render_votekey(email: &VotekeyEmail<'_>) -> RenderedEmail {
         .map(|(label, value)| (label.to_owned(), value.to_owned()))
         .collect();
     let mut body = vec![
-        Block::Votekey {
-            label: wording.votekey_label().to_owned(),
-            votekey: email.votekey.to_owned(),
-        },
+        Block::Votekey { label: wording.votekey_label().to_owned(), votekey: email.votekey.to_owned() },
         Block::Details(details),
     ];
     if let Some((recipient, address)) = email.shipping {
@@ -210,12 +202,8 @@ impl Letter<'_> {
         let mut blocks = vec![Block::text(greeting), Block::text(intro)];
         blocks.extend(self.body);
         blocks.push(Block::text(self.closing));
-        Document {
-            language: self.language,
-            subject: subject_line(self.subject_override, self.default_subject),
-            blocks,
-        }
-        .render()
+        Document { language: self.language, subject: subject_line(self.subject_override, self.default_subject), blocks }
+            .render()
     }
 }
 
@@ -229,10 +217,7 @@ fn present(value: Option<&str>) -> Option<&str> {
 /// default. Everything goes through [`single_line`]: the event name, too,
 /// comes from config and a newline in a header would inject more headers.
 fn subject_line(subject_override: Option<&str>, default: String) -> String {
-    subject_override
-        .map(single_line)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| single_line(&default))
+    subject_override.map(single_line).filter(|s| !s.is_empty()).unwrap_or_else(|| single_line(&default))
 }
 
 /// Replaces CR, LF and every other control or line-separator character with a
@@ -255,12 +240,7 @@ fn address_lines(language: EmailLanguage, recipient: &str, address: &PostalAddre
         postal_code: present(address.postal_code.as_deref()),
         country: present(address.country.as_deref()),
     };
-    language
-        .wording()
-        .address_lines(&fields)
-        .into_iter()
-        .flatten()
-        .collect()
+    language.wording().address_lines(&fields).into_iter().flatten().collect()
 }
 
 /// The fields that are there, space-separated; `None` if none is.
@@ -314,11 +294,7 @@ const HTML_LINK_STYLE: &str = "color:#2563eb;";
 
 impl Document {
     fn render(self) -> RenderedEmail {
-        RenderedEmail {
-            text: self.render_text(),
-            html: self.render_html(),
-            subject: self.subject,
-        }
+        RenderedEmail { text: self.render_text(), html: self.render_html(), subject: self.subject }
     }
 
     fn render_text(&self) -> String {
@@ -366,11 +342,9 @@ impl Block {
         match self {
             Self::Paragraph(inlines) => inlines.iter().map(Inline::as_str).collect(),
             Self::Votekey { label, votekey } => format!("{label}\n\n    {votekey}"),
-            Self::Details(rows) => rows
-                .iter()
-                .map(|(label, value)| format!("{label}{separator}{value}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Self::Details(rows) => {
+                rows.iter().map(|(label, value)| format!("{label}{separator}{value}")).collect::<Vec<_>>().join("\n")
+            }
             Self::Section { heading, lines } => {
                 let mut section = format!("{heading}{separator}");
                 for line in lines {
@@ -446,10 +420,7 @@ fn text_to_html(text: &str) -> String {
 /// could run or spoof something when clicked, so it is shown as plain text.
 fn link_or_text(url: &str) -> String {
     let url = url.trim();
-    let has_scheme = |scheme: &str| {
-        url.get(..scheme.len())
-            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
-    };
+    let has_scheme = |scheme: &str| url.get(..scheme.len()).is_some_and(|start| start.eq_ignore_ascii_case(scheme));
     let is_web_url = has_scheme("https://") || has_scheme("http://");
     let has_odd_characters = url.chars().any(|c| c.is_whitespace() || c.is_control());
     let shown = escape_html(url);

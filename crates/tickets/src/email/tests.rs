@@ -103,11 +103,7 @@ fn votekey_email_has_everything_in_both_languages() {
 fn votekey_email_speaks_the_buyers_language() {
     let address = tokyo_address();
     let english = render_votekey(&votekey_email(EmailLanguage::English, &[], Some((RECIPIENT, &address))));
-    let japanese = render_votekey(&votekey_email(
-        EmailLanguage::Japanese,
-        &[],
-        Some((RECIPIENT, &address)),
-    ));
+    let japanese = render_votekey(&votekey_email(EmailLanguage::Japanese, &[], Some((RECIPIENT, &address))));
 
     assert_eq!(english.subject, "Your votekey for Tokyo Demo Fest 2026");
     for expected in ["Hi Hanako,", "Ticket: Bronze ticket", "Shipping address"] {
@@ -131,11 +127,7 @@ fn html_is_a_utf8_document_with_a_prominent_monospace_votekey() {
     assert!(email.html.starts_with("<!DOCTYPE html>"), "{}", email.html);
     assert_contains(&email.html, "<meta charset=\"utf-8\">");
     assert!(email.html.trim_end().ends_with("</html>"), "{}", email.html);
-    let votekey_line = email
-        .html
-        .lines()
-        .find(|line| line.contains(VOTEKEY))
-        .unwrap_or_default();
+    let votekey_line = email.html.lines().find(|line| line.contains(VOTEKEY)).unwrap_or_default();
     assert_contains(votekey_line, "monospace");
     assert_contains(votekey_line, "font-size:32px");
 }
@@ -143,10 +135,7 @@ fn html_is_a_utf8_document_with_a_prominent_monospace_votekey() {
 #[test]
 fn html_escapes_every_interpolated_value() {
     let evil = "<script>alert(1)</script>";
-    let address = PostalAddress {
-        line1: Some(evil.to_owned()),
-        ..PostalAddress::default()
-    };
+    let address = PostalAddress { line1: Some(evil.to_owned()), ..PostalAddress::default() };
     let options = [(evil, evil)];
     let email = render_votekey(&VotekeyEmail {
         event_name: Some(evil),
@@ -186,24 +175,16 @@ fn no_shipping_block_without_shipping() {
 #[test]
 fn wuhu_link_only_when_set() {
     let with = render_votekey(&votekey_email(EmailLanguage::English, &[], None));
-    assert_contains(
-        &with.text,
-        "Use this votekey to register at https://party.example/wuhu/",
-    );
+    assert_contains(&with.text, "Use this votekey to register at https://party.example/wuhu/");
     assert_contains(&with.html, "<a href=\"https://party.example/wuhu/\"");
 
-    let without = render_votekey(&VotekeyEmail {
-        wuhu_url: None,
-        ..votekey_email(EmailLanguage::English, &[], None)
-    });
+    let without = render_votekey(&VotekeyEmail { wuhu_url: None, ..votekey_email(EmailLanguage::English, &[], None) });
     assert_lacks(&without.text, "register at");
     assert_lacks(&without.html, "register at");
     assert_lacks(&without.html, "<a ");
 
-    let blank = render_votekey(&VotekeyEmail {
-        wuhu_url: Some("  "),
-        ..votekey_email(EmailLanguage::Japanese, &[], None)
-    });
+    let blank =
+        render_votekey(&VotekeyEmail { wuhu_url: Some("  "), ..votekey_email(EmailLanguage::Japanese, &[], None) });
     assert_lacks(&blank.html, "<a ");
     assert_lacks(&blank.text, "ユーザー登録");
 }
@@ -289,10 +270,8 @@ fn event_name_cannot_break_the_subject_line() {
 
 #[test]
 fn subject_without_event_name_is_generic() {
-    let english = render_votekey(&VotekeyEmail {
-        event_name: None,
-        ..votekey_email(EmailLanguage::English, &[], None)
-    });
+    let english =
+        render_votekey(&VotekeyEmail { event_name: None, ..votekey_email(EmailLanguage::English, &[], None) });
     let japanese = render_payment_failed(&PaymentFailedEmail {
         event_name: Some(" "),
         ..payment_failed_email(EmailLanguage::Japanese)
@@ -311,10 +290,7 @@ fn intro_override_replaces_the_default_intro() {
         ..votekey_email(EmailLanguage::English, &[], None)
     });
     assert_contains(&email.text, "Thanks for supporting the party!\nDoors open at 10:00.");
-    assert_contains(
-        &email.html,
-        "Thanks for supporting the party!<br>\nDoors open at 10:00.",
-    );
+    assert_contains(&email.html, "Thanks for supporting the party!<br>\nDoors open at 10:00.");
     assert_lacks(&email.text, "Thank you for buying a ticket");
 
     let failed = render_payment_failed(&PaymentFailedEmail {
@@ -327,18 +303,10 @@ fn intro_override_replaces_the_default_intro() {
 
 #[test]
 fn japanese_texts_without_an_event_name_read_naturally() {
-    let votekey = render_votekey(&VotekeyEmail {
-        event_name: None,
-        ..votekey_email(EmailLanguage::Japanese, &[], None)
-    });
+    let votekey =
+        render_votekey(&VotekeyEmail { event_name: None, ..votekey_email(EmailLanguage::Japanese, &[], None) });
     assert_contains(&votekey.text, "\n\nこの度はチケットをお買い上げいただき、");
-    assert!(
-        votekey
-            .text
-            .ends_with("\n\n会場でお会いできるのを楽しみにしております。\n"),
-        "{}",
-        votekey.text
-    );
+    assert!(votekey.text.ends_with("\n\n会場でお会いできるのを楽しみにしております。\n"), "{}", votekey.text);
 
     let failed = render_payment_failed(&PaymentFailedEmail {
         event_name: None,
@@ -356,10 +324,7 @@ fn greeting_uses_the_name_when_known() {
         (EmailLanguage::Japanese, None, "お客様"),
     ];
     for (language, buyer_name, expected) in cases {
-        let email = render_votekey(&VotekeyEmail {
-            buyer_name,
-            ..votekey_email(language, &[], None)
-        });
+        let email = render_votekey(&VotekeyEmail { buyer_name, ..votekey_email(language, &[], None) });
         assert!(email.text.starts_with(expected), "{}", email.text);
     }
 }
@@ -383,31 +348,12 @@ fn address_lines_follow_each_languages_order() {
     let address = tokyo_address();
     assert_eq!(
         address_lines(EmailLanguage::English, RECIPIENT, &address),
-        [
-            "Hanako Yamada",
-            "1-2-3 Jinnan",
-            "Demo Building 4F",
-            "Shibuya-ku Tokyo 150-0041",
-            "JP"
-        ]
+        ["Hanako Yamada", "1-2-3 Jinnan", "Demo Building 4F", "Shibuya-ku Tokyo 150-0041", "JP"]
     );
     assert_eq!(
         address_lines(EmailLanguage::Japanese, RECIPIENT, &address),
-        [
-            "〒150-0041",
-            "Tokyo Shibuya-ku",
-            "1-2-3 Jinnan",
-            "Demo Building 4F",
-            "JP",
-            "Hanako Yamada 様"
-        ]
+        ["〒150-0041", "Tokyo Shibuya-ku", "1-2-3 Jinnan", "Demo Building 4F", "JP", "Hanako Yamada 様"]
     );
-    let sparse = PostalAddress {
-        line2: Some("  ".to_owned()),
-        ..PostalAddress::default()
-    };
-    assert_eq!(
-        address_lines(EmailLanguage::English, "Only Name", &sparse),
-        ["Only Name"]
-    );
+    let sparse = PostalAddress { line2: Some("  ".to_owned()), ..PostalAddress::default() };
+    assert_eq!(address_lines(EmailLanguage::English, "Only Name", &sparse), ["Only Name"]);
 }

@@ -189,9 +189,8 @@ impl Fulfill {
     }
 
     async fn landing(&self, request: &Request) -> Result<(Response<Body>, Note), Failure> {
-        let id = web::query_param(request, "session_id")
-            .filter(|id| is_session_id(id))
-            .ok_or(FulfillError::BadSessionId)?;
+        let id =
+            web::query_param(request, "session_id").filter(|id| is_session_id(id)).ok_or(FulfillError::BadSessionId)?;
         let config = self.config.current().await?;
         let outcome = self.fulfill(&config, &id).await?;
         let response = pages::landing(&config, outcome).ok_or(FulfillError::BadSessionId)?;

@@ -134,8 +134,13 @@ pub(super) fn next_action(notice: Notice, existing: Option<&OrderRecord>, sessio
     let settled = session.payment_status.is_settled();
     match notice {
         Notice::Votekey if !settled => {
-            let failed = existing.is_some_and(|o| matches!(o.status, OrderStatus::Failed | OrderStatus::FailureClaimed));
-            if failed { NextAction::Answer(Outcome::PaymentFailed) } else { NextAction::Record(Outcome::AwaitingPayment) }
+            let failed =
+                existing.is_some_and(|o| matches!(o.status, OrderStatus::Failed | OrderStatus::FailureClaimed));
+            if failed {
+                NextAction::Answer(Outcome::PaymentFailed)
+            } else {
+                NextAction::Record(Outcome::AwaitingPayment)
+            }
         }
         Notice::PaymentFailed if settled => NextAction::Answer(Outcome::NotApplicable),
         Notice::Votekey | Notice::PaymentFailed => match &session.email {
@@ -265,7 +270,10 @@ impl Fulfill {
             match self.ledger.complete(session_id, notice, token, message_id, self.now()).await {
                 Ok(true) => return,
                 Ok(false) => {
-                    tracing::warn!(session = session_id, "claim expired while sending; the ledger shows another claimant");
+                    tracing::warn!(
+                        session = session_id,
+                        "claim expired while sending; the ledger shows another claimant"
+                    );
                     return;
                 }
                 Err(e) if attempt < ATTEMPTS => {

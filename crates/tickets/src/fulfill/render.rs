@@ -7,7 +7,12 @@ use crate::ledger::OrderDetails;
 use crate::mail::OutgoingEmail;
 use crate::stripe::SessionView;
 
-pub(super) fn votekey_email(config: &Config, session: &SessionView, details: &OrderDetails, votekey: &str) -> RenderedEmail {
+pub(super) fn votekey_email(
+    config: &Config,
+    session: &SessionView,
+    details: &OrderDetails,
+    votekey: &str,
+) -> RenderedEmail {
     let settings = config.email();
     let language = EmailLanguage::from_stripe_locale(session.locale.as_deref());
     let ticket = details.ticket.as_deref().and_then(|id| config.catalog().ticket(id));

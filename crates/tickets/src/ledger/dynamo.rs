@@ -9,9 +9,7 @@ use crate::BoxFuture;
 use crate::stripe::PostalAddress;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use std::collections::HashMap;
 
 pub struct DynamoLedger {
@@ -38,7 +36,10 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(what: &str, e: SdkError<E, R>) -> LedgerFault {
+fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    what: &str,
+    e: SdkError<E, R>,
+) -> LedgerFault {
     LedgerFault(format!("{what}: {}", crate::aws::describe(&e)))
 }
 
@@ -391,10 +392,18 @@ impl Ledger for DynamoLedger {
                 .await;
             match result {
                 Ok(_) => Ok(true),
-                Err(e) if matches!(
-                    e.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
-                ) => Ok(false),
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(
+                            aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                                _
+                            )
+                        )
+                    ) =>
+                {
+                    Ok(false)
+                }
                 Err(e) => Err(fault("UpdateItem (complete)", e)),
             }
         })

@@ -5,7 +5,9 @@
 //! persists the same state as JSON. Not compiled into the Lambdas (feature
 //! `doubles`).
 
-use super::{ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, claim_token};
+use super::{
+    ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, claim_token,
+};
 use crate::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -104,10 +106,7 @@ impl LedgerState {
         }
         let token = claim_token()?;
         let expires_at = now + lease_seconds;
-        let order = self
-            .orders
-            .entry(details.session_id.clone())
-            .or_insert_with(|| StoredOrder::new(details, now));
+        let order = self.orders.entry(details.session_id.clone()).or_insert_with(|| StoredOrder::new(details, now));
         order.refresh(details, now);
         order.record.status = claimed;
         order.record.claimed_at = Some(now);
@@ -238,7 +237,9 @@ impl Ledger for MemoryLedger {
         message_id: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
-        Box::pin(async move { Ok(self.enter(LedgerOp::Complete)?.complete(session_id, notice, token, message_id, now)) })
+        Box::pin(
+            async move { Ok(self.enter(LedgerOp::Complete)?.complete(session_id, notice, token, message_id, now)) },
+        )
     }
 }
 
