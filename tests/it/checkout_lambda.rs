@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testbed::moto::Moto;
 use testbed::proxy::CountingProxy;
-use testbed::runtime_api::{FunctionProcess, InvocationRecord, RuntimeApi};
+use testbed::runtime_api::InvocationRecord;
 use testbed::stripe::{Failure, FakeStripe};
 
 const GET_PARAMETER: &str = "AmazonSSM.GetParameter";
@@ -24,8 +24,7 @@ struct Lambda {
     moto: Arc<Moto>,
     proxy: CountingProxy,
     stripe: FakeStripe,
-    api: RuntimeApi,
-    function: FunctionProcess,
+    container: Container,
     parameter: String,
 }
 
@@ -35,45 +34,23 @@ impl Lambda {
         let moto = moto().await;
         let proxy = CountingProxy::start(moto.endpoint_url()).await.unwrap();
         let stripe = FakeStripe::start().await.unwrap();
-        let api = RuntimeApi::start().await.unwrap();
-        let mut env = api.lambda_env("checkout");
-        env.extend(
-            [
-                ("CONFIG_PARAMETER", parameter.as_str()),
-                ("STRIPE_API_BASE", stripe.api_base().as_str()),
-                ("AWS_ENDPOINT_URL", proxy.endpoint_url().as_str()),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing"),
-                ("AWS_REGION", testbed::moto::REGION),
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-                // The deployed level; a developer's RUST_LOG must not change what is asserted.
-                ("RUST_LOG", "info"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
-        let function = api.spawn_function(binary("checkout"), env).unwrap();
-        Lambda { moto, proxy, stripe, api, function, parameter }
+        let container = Container::start("checkout", &proxy, &stripe, &[("CONFIG_PARAMETER", &parameter)]).await;
+        Lambda { moto, proxy, stripe, container, parameter }
     }
 
     /// With the example config already in SSM under a fresh name.
     async fn with_example_config() -> Lambda {
         let parameter = format!("/tdf-tickets/{}", unique_name("lambda"));
-        moto().await.put_parameter(&parameter, &example_config().to_string()).await.unwrap();
+        // Held across the start: the last holder of the shared moto stops it.
+        let moto = moto().await;
+        moto.put_parameter(&parameter, &example_config().to_string()).await.unwrap();
         Lambda::start(parameter).await
     }
 
     /// Delivers `event` and returns the function's response (an API Gateway
     /// payload 2.0 response) with its timings. The function must not error.
     async fn invoke(&mut self, event: Value) -> (Value, InvocationRecord) {
-        let record = match self.api.invoke_detailed(event).await {
-            Ok(record) => record,
-            Err(e) => panic!("{e}; exited: {:?}; logs:\n{}", self.function.try_wait(), self.logs()),
-        };
-        match record.outcome.clone().response() {
-            Some(response) => (response, record),
-            None => panic!("function error {:?}; logs:\n{}", record.outcome, self.logs()),
-        }
+        self.container.invoke(event).await
     }
 
     async fn invoke_status(&mut self, event: Value) -> u16 {
@@ -85,11 +62,11 @@ impl Lambda {
     }
 
     fn logs(&self) -> String {
-        self.function.logs().unwrap()
+        self.container.logs()
     }
 
     fn assert_alive(&mut self) {
-        assert!(self.function.try_wait().unwrap().is_none(), "the function exited; logs:\n{}", self.logs());
+        self.container.assert_alive();
     }
 }
 
@@ -185,11 +162,11 @@ async fn every_checkout_event_through_the_real_binary() {
     }
     assert_eq!(lines.iter().filter(|l| field(l, "message") == "config loaded").count(), 1, "{logs}");
 
-    let first_next = lambda.api.first_next_at().unwrap();
+    let first_next = lambda.container.api.first_next_at().unwrap();
     let warm: Vec<f64> = records[1..].iter().map(|r| ms(r.latency())).collect();
     eprintln!(
         "checkout binary: init {} ms; first invocation {} ms (SSM + Stripe); warm {} invocations max {} ms, mean {:.2} ms",
-        ms(first_next - lambda.function.spawned_at()),
+        ms(first_next - lambda.container.function.spawned_at()),
         ms(records[0].latency()),
         warm.len(),
         warm.iter().cloned().fold(0.0, f64::max),

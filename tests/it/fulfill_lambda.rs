@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use testbed::moto::{Moto, SentEmail};
 use testbed::proxy::CountingProxy;
-use testbed::runtime_api::{FunctionProcess, RuntimeApi};
 use testbed::stripe::{Address, Buyer, FakeStripe, PaymentOutcome};
 use tickets::checkout::Checkout;
 use tickets::config::{ConfigCache, SsmSource};
@@ -30,8 +29,7 @@ struct Lambda {
     proxy: CountingProxy,
     stripe: FakeStripe,
     checkout: Checkout,
-    api: RuntimeApi,
-    function: FunctionProcess,
+    container: Container,
     table: String,
 }
 
@@ -52,23 +50,9 @@ impl Lambda {
             Arc::new(ConfigCache::new(Box::new(SsmSource::new(ssm, parameter.clone())), Duration::from_secs(300))),
             Arc::new(StripeApi::new(stripe.api_base(), Duration::from_secs(5))),
         );
-        let api = RuntimeApi::start().await.unwrap();
-        let env = [
-            ("CONFIG_PARAMETER", parameter.as_str()),
-            ("ORDERS_TABLE", table.as_str()),
-            ("STRIPE_API_BASE", stripe.api_base().as_str()),
-            ("AWS_ENDPOINT_URL", proxy.endpoint_url().as_str()),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", testbed::moto::REGION),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            // The deployed level; a developer's RUST_LOG must not change what is asserted.
-            ("RUST_LOG", "info"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()));
-        let function = api.spawn_function(binary("fulfill"), env).unwrap();
-        Lambda { moto, proxy, stripe, checkout, api, function, table }
+        let settings = [("CONFIG_PARAMETER", parameter.as_str()), ("ORDERS_TABLE", table.as_str())];
+        let container = Container::start("fulfill", &proxy, &stripe, &settings).await;
+        Lambda { moto, proxy, stripe, checkout, container, table }
     }
 
     /// A paid (or pending) bronze session with a buyer of its own.
@@ -100,14 +84,7 @@ impl Lambda {
 
     /// Delivers `event` and returns the function's API Gateway response. The function must not error.
     async fn invoke(&mut self, event: Value) -> Value {
-        let record = match self.api.invoke_detailed(event).await {
-            Ok(record) => record,
-            Err(e) => panic!("{e}; exited: {:?}; logs:\n{}", self.function.try_wait(), self.logs()),
-        };
-        match record.outcome.clone().response() {
-            Some(response) => response,
-            None => panic!("function error {:?}; logs:\n{}", record.outcome, self.logs()),
-        }
+        self.container.invoke(event).await.0
     }
 
     async fn emails_to(&self, address: &str) -> Vec<SentEmail> {
@@ -119,11 +96,11 @@ impl Lambda {
     }
 
     fn logs(&self) -> String {
-        self.function.logs().unwrap()
+        self.container.logs()
     }
 
     fn assert_alive(&mut self) {
-        assert!(self.function.try_wait().unwrap().is_none(), "the function exited; logs:\n{}", self.logs());
+        self.container.assert_alive();
     }
 }
 

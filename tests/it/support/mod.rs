@@ -2,6 +2,7 @@
 //! Stripe per test, configs put into SSM, and events from `events/`.
 
 use aws_sdk_ssm::config::{Credentials, Region};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use testbed::moto::Moto;
@@ -61,6 +62,64 @@ pub fn event_json(name: &str) -> serde_json::Value {
 
 /// A built binary of this workspace (`cargo build --bins` first; `scripts/test` does).
 /// `TDF_BIN_DIR` points at another profile's output, e.g. `target/release`.
+/// One function container under the Lambda Runtime API emulator: the
+/// binary's process and the emulator feeding it, with AWS behind a counting
+/// proxy (moto behind that) and Stripe at the stand-in.
+pub struct Container {
+    pub api: testbed::runtime_api::RuntimeApi,
+    pub function: testbed::runtime_api::FunctionProcess,
+}
+
+impl Container {
+    /// Starts `target/<profile>/<name>` with the AWS and logging settings
+    /// of a deployed function, plus `settings` (CONFIG_PARAMETER …).
+    pub async fn start(
+        name: &str,
+        proxy: &testbed::proxy::CountingProxy,
+        stripe: &testbed::stripe::FakeStripe,
+        settings: &[(&str, &str)],
+    ) -> Container {
+        let api = testbed::runtime_api::RuntimeApi::start().await.unwrap();
+        let mut env = api.lambda_env(name);
+        let (stripe_api, aws_endpoint) = (stripe.api_base(), proxy.endpoint_url());
+        let deployed = [
+            ("STRIPE_API_BASE", stripe_api.as_str()),
+            ("AWS_ENDPOINT_URL", aws_endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", testbed::moto::REGION),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            // The deployed level; a developer's RUST_LOG must not change what is asserted.
+            ("RUST_LOG", "info"),
+        ];
+        env.extend(deployed.iter().chain(settings).map(|(k, v)| (k.to_string(), v.to_string())));
+        let function = api.spawn_function(binary(name), env).unwrap();
+        Container { api, function }
+    }
+
+    /// Delivers `event` and returns the function's response (an API Gateway
+    /// payload 2.0 response) with its timings. The function must not error.
+    pub async fn invoke(&mut self, event: Value) -> (Value, testbed::runtime_api::InvocationRecord) {
+        let record = match self.api.invoke_detailed(event).await {
+            Ok(record) => record,
+            Err(e) => panic!("{e}; exited: {:?}; logs:\n{}", self.function.try_wait(), self.logs()),
+        };
+        match record.outcome.clone().response() {
+            Some(response) => (response, record),
+            None => panic!("function error {:?}; logs:\n{}", record.outcome, self.logs()),
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        self.function.logs().unwrap()
+    }
+
+    pub fn assert_alive(&mut self) {
+        assert!(self.function.try_wait().unwrap().is_none(), "the function exited; logs:\n{}", self.logs());
+    }
+}
+
 pub fn binary(name: &str) -> PathBuf {
     let dir = match std::env::var_os("TDF_BIN_DIR") {
         Some(dir) => PathBuf::from(dir),
