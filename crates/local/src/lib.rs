@@ -187,8 +187,103 @@ pub(crate) struct App {
     pub outbox: Arc<OutboxMailer>,
 }
 
+/// The config as loaded at start-up, and the cache the handlers read.
+struct LoadedConfig {
+    config: Config,
+    cache: Arc<ConfigCache>,
+    described: String,
+}
+
+/// The config: the embedded example follows the actual address (`base`).
+async fn load_config(choice: &ConfigChoice, base: &str) -> Result<LoadedConfig, StartError> {
+    let (source, described): (Box<dyn ConfigSource>, String) = match choice {
+        ConfigChoice::Embedded => {
+            let text = EXAMPLE_CONFIG.replace("http://127.0.0.1:3000", base);
+            (Box::new(ScriptedSource::always(text)), "built-in config.example.json".to_owned())
+        }
+        ConfigChoice::File(path) => {
+            let source = FileSource::new(path.clone());
+            let described = source.describe();
+            (Box::new(source), described)
+        }
+    };
+    let text = source.fetch().await.map_err(|e| StartError(format!("config: {e}")))?;
+    let config = Config::from_json(&text).map_err(|e| StartError(format!("config ({described}): {e}")))?;
+    if !config.stripe_secret_key().is_test_mode() {
+        return Err(StartError("tdf-local takes only test-mode Stripe keys (sk_test_… or rk_test_…)".into()));
+    }
+    let cache = Arc::new(ConfigCache::new(source, Duration::from_secs(5)));
+    Ok(LoadedConfig { config, cache, described })
+}
+
+/// The stand-in while the key is the example's placeholder, else Stripe.
+fn choose_stripe(api_base: Option<&str>, config: &Config) -> StripeBackend {
+    match api_base {
+        Some(api) => StripeBackend::Real(api.to_owned()),
+        None if is_placeholder_key(config.stripe_secret_key().expose()) => StripeBackend::StandIn,
+        None => StripeBackend::Real(DEFAULT_API_BASE.into()),
+    }
+}
+
+/// The local stores under `data_dir`, emptied first with `reset`.
+async fn open_stores(data_dir: &Path, reset: bool) -> Result<(Arc<FileLedger>, Arc<OutboxMailer>), StartError> {
+    let ledger_path = data_dir.join("ledger.json");
+    let outbox_dir = data_dir.join("outbox");
+    if reset {
+        let _ = tokio::fs::remove_file(&ledger_path).await;
+        let _ = tokio::fs::remove_dir_all(&outbox_dir).await;
+    }
+    tokio::fs::create_dir_all(&outbox_dir)
+        .await
+        .map_err(|e| StartError(format!("cannot create {}: {e}", outbox_dir.display())))?;
+    let ledger = Arc::new(FileLedger::new(&ledger_path));
+    ledger.list().await.map_err(|e| StartError(format!("{e} (delete it or start with --reset)")))?;
+    Ok((ledger, Arc::new(OutboxMailer::new(&outbox_dir))))
+}
+
+/// Config URLs that will not lead back to this server.
+fn url_warnings(config: &Config, base: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let fulfill_url = format!("{base}/fulfill?session_id={{CHECKOUT_SESSION_ID}}");
+    if config.success_url().as_str() != fulfill_url {
+        warnings.push(format!(
+            "success_url is {}: the buyer's return is fulfilled here only with {fulfill_url}",
+            config.success_url()
+        ));
+    }
+    if !config.thanks_url().as_str().starts_with(base) {
+        warnings.push(format!("thanks_url is {}: {base}/thanks is this server's thank-you page", config.thanks_url()));
+    }
+    warnings
+}
+
+/// Serves `router`, behind the stand-in's own routes when it plays Stripe.
+fn serve(
+    listener: TcpListener,
+    router: Router,
+    stripe: &StripeBackend,
+    config: &Config,
+    base: &str,
+) -> Result<(Option<FakeStripe>, Option<JoinHandle<()>>), StartError> {
+    if let StripeBackend::Real(_) = stripe {
+        return Ok((None, Some(stripe_standin::serve(listener, router))));
+    }
+    let options = FakeStripeOptions {
+        hosted_base: Some(format!("{base}{HOSTED_ROUTE}")),
+        lenient_prices: true,
+        ..FakeStripeOptions::default()
+    };
+    let hosted = HostedCheckout {
+        route: HOSTED_ROUTE.into(),
+        webhook_url: Some(format!("{base}/fulfill")),
+        webhook_secret: config.webhook_secrets().iter().next().unwrap_or_default().to_owned(),
+    };
+    let fake = FakeStripe::serve_hosted(listener, options, hosted, router).map_err(|e| StartError(e.to_string()))?;
+    Ok((Some(fake), None))
+}
+
 impl Server {
-    /// Binds, wires everything and starts serving.
+    /// Binds, then config → Stripe → stores → wiring, and starts serving.
     pub async fn start(options: Options) -> Result<Server, StartError> {
         let listener = TcpListener::bind(options.addr).await.map_err(|e| {
             StartError(format!(
@@ -198,108 +293,36 @@ impl Server {
         })?;
         let addr = listener.local_addr().map_err(|e| StartError(e.to_string()))?;
         let base = format!("http://{addr}");
+        let LoadedConfig { config, cache, described } = load_config(&options.config, &base).await?;
+        let stripe = choose_stripe(options.stripe_api_base.as_deref(), &config);
+        let (ledger, outbox) = open_stores(&options.data_dir, options.reset).await?;
 
-        // The config: the embedded example follows the actual address.
-        let source: Box<dyn ConfigSource> = match &options.config {
-            ConfigChoice::Embedded => {
-                Box::new(ScriptedSource::always(EXAMPLE_CONFIG.replace("http://127.0.0.1:3000", &base)))
-            }
-            ConfigChoice::File(path) => Box::new(FileSource::new(path.clone())),
-        };
-        let config_source = match &options.config {
-            ConfigChoice::Embedded => "built-in config.example.json".to_owned(),
-            ConfigChoice::File(_) => source.describe(),
-        };
-        let text = source.fetch().await.map_err(|e| StartError(format!("config: {e}")))?;
-        let config = Config::from_json(&text).map_err(|e| StartError(format!("config ({config_source}): {e}")))?;
-        let key = config.stripe_secret_key().expose().to_owned();
-        if !config.stripe_secret_key().is_test_mode() {
-            return Err(StartError("tdf-local takes only test-mode Stripe keys (sk_test_… or rk_test_…)".into()));
-        }
-        let cache = Arc::new(ConfigCache::new(source, Duration::from_secs(5)));
-
-        let stripe = match &options.stripe_api_base {
-            Some(api) => StripeBackend::Real(api.clone()),
-            None if is_placeholder_key(&key) => StripeBackend::StandIn,
-            None => StripeBackend::Real(DEFAULT_API_BASE.into()),
-        };
+        // The very handlers the Lambdas run, with the local edges wired in.
         let api_base = match &stripe {
             StripeBackend::StandIn => base.clone(),
             StripeBackend::Real(api) => api.clone(),
         };
-
-        // Local stores.
-        let ledger_path = options.data_dir.join("ledger.json");
-        let outbox_dir = options.data_dir.join("outbox");
-        if options.reset {
-            let _ = tokio::fs::remove_file(&ledger_path).await;
-            let _ = tokio::fs::remove_dir_all(&outbox_dir).await;
-        }
-        tokio::fs::create_dir_all(&outbox_dir)
-            .await
-            .map_err(|e| StartError(format!("cannot create {}: {e}", outbox_dir.display())))?;
-        let ledger = Arc::new(FileLedger::new(&ledger_path));
-        ledger.list().await.map_err(|e| StartError(format!("{e} (delete it or start with --reset)")))?;
-        let outbox = Arc::new(OutboxMailer::new(&outbox_dir));
-
-        // The very handlers the Lambdas run, with the local edges wired in.
         let payments = Arc::new(StripeApi::new(api_base, tickets::runtime::STRIPE_TIMEOUT));
         let checkout = Checkout::new(cache.clone(), payments.clone());
         let fulfill = Fulfill::new(cache.clone(), payments, ledger.clone() as Arc<dyn Ledger>, outbox.clone());
-
-        let mut warnings = Vec::new();
-        let fulfill_url = format!("{base}/fulfill?session_id={{CHECKOUT_SESSION_ID}}");
-        if config.success_url().as_str() != fulfill_url {
-            warnings.push(format!(
-                "success_url is {}: the buyer's return is fulfilled here only with {fulfill_url}",
-                config.success_url()
-            ));
-        }
-        if !config.thanks_url().as_str().starts_with(&base) {
-            warnings
-                .push(format!("thanks_url is {}: {base}/thanks is this server's thank-you page", config.thanks_url()));
-        }
         let info = Arc::new(Running {
             url: format!("{base}/"),
             stripe: stripe.clone(),
-            config_source,
-            ledger_path,
-            outbox_dir,
+            config_source: described,
+            ledger_path: ledger.path().to_path_buf(),
+            outbox_dir: outbox.dir().to_path_buf(),
             event_name: config.email().event_name.clone(),
-            warnings,
+            warnings: url_warnings(&config, &base),
         });
-        let app = Arc::new(App {
+        let app = App {
             info: info.clone(),
             config: cache,
             checkout,
             fulfill,
             ledger: ledger.clone(),
             outbox: outbox.clone(),
-        });
-        let router = router(app);
-
-        let (fake, task) = match stripe {
-            StripeBackend::StandIn => {
-                let secret = config.webhook_secrets().iter().next().unwrap_or_default().to_owned();
-                let options = FakeStripeOptions {
-                    hosted_base: Some(format!("{base}{HOSTED_ROUTE}")),
-                    lenient_prices: true,
-                    ..FakeStripeOptions::default()
-                };
-                let hosted = HostedCheckout {
-                    route: HOSTED_ROUTE.into(),
-                    webhook_url: Some(format!("{base}/fulfill")),
-                    webhook_secret: secret,
-                };
-                let fake = FakeStripe::serve_hosted(listener, options, hosted, router)
-                    .map_err(|e| StartError(e.to_string()))?;
-                (Some(fake), None)
-            }
-            StripeBackend::Real(_) => {
-                let task = stripe_standin::serve(listener, router);
-                (None, Some(task))
-            }
         };
+        let (fake, task) = serve(listener, router(Arc::new(app)), &stripe, &config, &base)?;
         Ok(Server { info, ledger, outbox, fake, task })
     }
 

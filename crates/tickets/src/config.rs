@@ -71,6 +71,76 @@ pub struct EmailSettings {
     pub intro_ja: Option<String>,
 }
 
+/// The general `catalog`, or the TDF form's `product_*` keys (never both).
+fn catalog(keys: &Keys) -> Result<Catalog, ConfigError> {
+    if !keys.0.contains_key("catalog") {
+        return Catalog::from_tdf(keys);
+    }
+    if keys.0.keys().any(|k| k.starts_with("product_")) {
+        return Err(ConfigError::invalid("catalog", "use either `catalog` or the `product_*` keys, not both"));
+    }
+    Catalog::from_general(keys.required("catalog")?)
+}
+
+fn webhook_tolerance(keys: &Keys) -> Result<Tolerance, ConfigError> {
+    let Some(seconds) = keys.optional_u64("webhook_tolerance_seconds")? else {
+        return Ok(Tolerance::default());
+    };
+    u32::try_from(seconds)
+        .map_err(|_| "is far too large".to_owned())
+        .and_then(|s| Tolerance::from_secs(s).map_err(|e| e.to_string()))
+        .map_err(|problem| ConfigError::invalid("webhook_tolerance_seconds", problem))
+}
+
+fn locale(keys: &Keys) -> Result<String, ConfigError> {
+    let locale = keys.optional_str("locale")?.unwrap_or("auto").to_owned();
+    if !STRIPE_LOCALES.contains(&locale.as_str()) {
+        let problem = format!("\"{locale}\" is not a Stripe Checkout locale (e.g. auto, en, ja)");
+        return Err(ConfigError::invalid("locale", problem));
+    }
+    Ok(locale)
+}
+
+fn payment_method_types(keys: &Keys) -> Result<Option<Vec<String>>, ConfigError> {
+    let types = keys.optional_string_list("payment_method_types")?;
+    if let Some(types) = &types {
+        if types.is_empty() {
+            return Err(ConfigError::invalid("payment_method_types", "list at least one type, or leave the key out"));
+        }
+        if let Some(bad) = types.iter().find(|t| !validate::is_payment_method_type(t)) {
+            let problem = format!("\"{bad}\" is not a Stripe payment method type");
+            return Err(ConfigError::invalid("payment_method_types", problem));
+        }
+    }
+    Ok(types)
+}
+
+fn votekey_format(keys: &Keys) -> Result<VotekeyFormat, ConfigError> {
+    let prefix = keys.optional_str("votekey_prefix")?.unwrap_or("");
+    let length = match keys.optional_u64("votekey_length")? {
+        None => VotekeyFormat::DEFAULT_LENGTH,
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    VotekeyFormat::new(prefix, length).map_err(|e| ConfigError::invalid("votekey_prefix/votekey_length", e.to_string()))
+}
+
+impl EmailSettings {
+    fn from_keys(keys: &Keys) -> Result<EmailSettings, ConfigError> {
+        let text = |key: &str| keys.optional_str(key).map(|v| v.map(str::to_owned));
+        Ok(EmailSettings {
+            from: keys.optional_email("email_from")?,
+            reply_to: keys.optional_email("email_reply_to")?,
+            configuration_set: text("ses_configuration_set")?,
+            event_name: text("event_name")?,
+            wuhu_url: keys.optional_str("wuhu_url")?.map(|s| HttpsUrl::parse_link("wuhu_url", s)).transpose()?,
+            subject: text("email_subject")?,
+            intro: text("email_intro")?,
+            subject_ja: text("email_subject_ja")?,
+            intro_ja: text("email_intro_ja")?,
+        })
+    }
+}
+
 impl fmt::Debug for Config {
     // Hand-written so a stray `{:?}` can never print the secret key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -101,82 +171,19 @@ impl Config {
             return Err(ConfigError::NotAnObject);
         };
         let keys = Keys(&map);
-
-        let catalog = if map.contains_key("catalog") {
-            if map.keys().any(|k| k.starts_with("product_")) {
-                return Err(ConfigError::invalid("catalog", "use either `catalog` or the `product_*` keys, not both"));
-            }
-            Catalog::from_general(keys.required("catalog")?)?
-        } else {
-            Catalog::from_tdf(&keys)?
-        };
-
-        let stripe_secret_key = StripeSecretKey::parse(keys.required_str("stripe_api_secret_key")?)?;
-        let webhook_secrets = webhook_secrets(keys.required("webhook_signing_secret")?)?;
-        let webhook_tolerance = match keys.optional_u64("webhook_tolerance_seconds")? {
-            None => Tolerance::default(),
-            Some(seconds) => u32::try_from(seconds)
-                .map_err(|_| "is far too large".to_owned())
-                .and_then(|s| Tolerance::from_secs(s).map_err(|e| e.to_string()))
-                .map_err(|problem| ConfigError::invalid("webhook_tolerance_seconds", problem))?,
-        };
-
-        let locale = keys.optional_str("locale")?.unwrap_or("auto").to_owned();
-        if !STRIPE_LOCALES.contains(&locale.as_str()) {
-            return Err(ConfigError::invalid(
-                "locale",
-                format!("\"{locale}\" is not a Stripe Checkout locale (e.g. auto, en, ja)"),
-            ));
-        }
-
-        let payment_method_types = keys.optional_string_list("payment_method_types")?;
-        if let Some(types) = &payment_method_types {
-            if types.is_empty() {
-                return Err(ConfigError::invalid(
-                    "payment_method_types",
-                    "list at least one type, or leave the key out",
-                ));
-            }
-            if let Some(bad) = types.iter().find(|t| !validate::is_payment_method_type(t)) {
-                return Err(ConfigError::invalid(
-                    "payment_method_types",
-                    format!("\"{bad}\" is not a Stripe payment method type"),
-                ));
-            }
-        }
-
-        let votekey_prefix = keys.optional_str("votekey_prefix")?.unwrap_or("");
-        let votekey_length = match keys.optional_u64("votekey_length")? {
-            None => 8,
-            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        };
-        let votekey_format = VotekeyFormat::new(votekey_prefix, votekey_length)
-            .map_err(|e| ConfigError::invalid("votekey_prefix/votekey_length", e.to_string()))?;
-
-        let email = EmailSettings {
-            from: keys.optional_email("email_from")?,
-            reply_to: keys.optional_email("email_reply_to")?,
-            configuration_set: keys.optional_str("ses_configuration_set")?.map(str::to_owned),
-            event_name: keys.optional_str("event_name")?.map(str::to_owned),
-            wuhu_url: keys.optional_str("wuhu_url")?.map(|s| HttpsUrl::parse_link("wuhu_url", s)).transpose()?,
-            subject: keys.optional_str("email_subject")?.map(str::to_owned),
-            intro: keys.optional_str("email_intro")?.map(str::to_owned),
-            subject_ja: keys.optional_str("email_subject_ja")?.map(str::to_owned),
-            intro_ja: keys.optional_str("email_intro_ja")?.map(str::to_owned),
-        };
-
+        let catalog = catalog(&keys)?;
         Ok(Config {
-            stripe_secret_key,
-            webhook_secrets,
-            webhook_tolerance,
+            stripe_secret_key: StripeSecretKey::parse(keys.required_str("stripe_api_secret_key")?)?,
+            webhook_secrets: webhook_secrets(keys.required("webhook_signing_secret")?)?,
+            webhook_tolerance: webhook_tolerance(&keys)?,
             catalog,
+            locale: locale(&keys)?,
+            payment_method_types: payment_method_types(&keys)?,
+            votekey_format: votekey_format(&keys)?,
+            email: EmailSettings::from_keys(&keys)?,
             success_url: HttpsUrl::parse("success_url", keys.required_str("success_url")?)?,
             cancel_url: HttpsUrl::parse("cancel_url", keys.required_str("cancel_url")?)?,
             thanks_url: keys.optional_url("thanks_url")?,
-            locale,
-            payment_method_types,
-            email,
-            votekey_format,
         })
     }
 
