@@ -7,7 +7,7 @@
 # + cfn-lint on the result) and `cfn-lint template.yaml` in the regions we
 # document. No AWS credentials or network are needed. Exits non-zero on any
 # error or warning. The structural facts (routes, IAM scoping, retain
-# policies) are asserted by tests/template.rs, run by cargo test.
+# policies) are asserted by tests/it/template.rs, run by cargo test.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
