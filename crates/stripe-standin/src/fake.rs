@@ -1,0 +1,173 @@
+//! [`FakeStripe`]: starting the stand-in, and what tests ask of it.
+
+use crate::api::{Failure, RecordedRequest, api_router};
+use crate::hosted::{HostedCheckout, WebhookDelivery, hosted_router};
+use crate::objects::event_for;
+use crate::payment::{self, Buyer, PayError, PaymentOutcome};
+use crate::prices::{FakePrice, example_prices, example_shipping_rates};
+use crate::serve;
+use crate::store::{Store, lock};
+use axum::Router;
+use serde_json::Value;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The fake Stripe server. Dropping it stops the server.
+pub struct FakeStripe {
+    store: Arc<Mutex<Store>>,
+    address: String,
+    server: JoinHandle<()>,
+}
+
+impl Drop for FakeStripe {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Settings for [`FakeStripe::start`].
+pub struct FakeStripeOptions {
+    pub prices: Vec<FakePrice>,
+    pub shipping_rates: Vec<(String, i64)>,
+    pub lenient_prices: bool,
+    /// Where session `url`s point (the hosted page). Default: Stripe's real host.
+    pub hosted_base: Option<String>,
+}
+
+impl Default for FakeStripeOptions {
+    fn default() -> Self {
+        FakeStripeOptions {
+            prices: example_prices(),
+            shipping_rates: example_shipping_rates(),
+            lenient_prices: false,
+            hosted_base: None,
+        }
+    }
+}
+
+impl FakeStripe {
+    /// Starts on a free loopback port with the example catalog's prices.
+    pub async fn start() -> std::io::Result<FakeStripe> {
+        FakeStripe::start_with(FakeStripeOptions::default()).await
+    }
+
+    pub async fn start_with(options: FakeStripeOptions) -> std::io::Result<FakeStripe> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        FakeStripe::serve(listener, options, Router::new())
+    }
+
+    /// Serves the fake's API routes merged with `extra` (the local dev server
+    /// adds its own pages) on `listener`.
+    pub fn serve(listener: TcpListener, options: FakeStripeOptions, extra: Router) -> std::io::Result<FakeStripe> {
+        FakeStripe::serve_inner(listener, options, None, extra)
+    }
+
+    /// Like [`serve`](FakeStripe::serve), and also serves the hosted Checkout
+    /// page under `hosted.route`. Unless `options.hosted_base` says otherwise,
+    /// session `url`s point at it on this listener.
+    pub fn serve_hosted(
+        listener: TcpListener,
+        options: FakeStripeOptions,
+        hosted: HostedCheckout,
+        extra: Router,
+    ) -> std::io::Result<FakeStripe> {
+        FakeStripe::serve_inner(listener, options, Some(hosted), extra)
+    }
+
+    /// Starts on a free loopback port with the hosted page (for tests).
+    pub async fn start_hosted(options: FakeStripeOptions, hosted: HostedCheckout) -> std::io::Result<FakeStripe> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        FakeStripe::serve_hosted(listener, options, hosted, Router::new())
+    }
+
+    fn serve_inner(
+        listener: TcpListener,
+        options: FakeStripeOptions,
+        hosted: Option<HostedCheckout>,
+        extra: Router,
+    ) -> std::io::Result<FakeStripe> {
+        let address = listener.local_addr()?.to_string();
+        let hosted_base = match (&options.hosted_base, &hosted) {
+            (Some(base), _) => base.trim_end_matches('/').to_owned(),
+            (None, Some(h)) => format!("http://{address}{}", h.route.trim_end_matches('/')),
+            (None, None) => "https://checkout.stripe.com/c/pay".into(),
+        };
+        let store = Store {
+            prices: options.prices.into_iter().map(|p| (p.id.clone(), p)).collect(),
+            shipping_rates: options.shipping_rates.into_iter().collect(),
+            lenient_prices: options.lenient_prices,
+            hosted_base,
+            ..Store::default()
+        };
+        let store = Arc::new(Mutex::new(store));
+        let mut app = api_router(store.clone());
+        if let Some(hosted) = hosted {
+            app = app.merge(hosted_router(store.clone(), hosted));
+        }
+        let app = app.merge(extra);
+        let server = serve(listener, app);
+        Ok(FakeStripe { store, address, server })
+    }
+
+    /// For `STRIPE_API_BASE`.
+    pub fn api_base(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.store().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.store().requests.clear();
+    }
+
+    /// The next API request(s) meet these faults, in order.
+    pub fn fail_next(&self, failures: impl IntoIterator<Item = Failure>) {
+        self.store().failures.extend(failures);
+    }
+
+    /// The session as the API would return it (without line items).
+    pub fn session(&self, id: &str) -> Option<Value> {
+        self.store().sessions.get(id).cloned()
+    }
+
+    pub fn line_items(&self, id: &str) -> Vec<Value> {
+        self.store().line_items.get(id).cloned().unwrap_or_default()
+    }
+
+    /// The buyer pays on the hosted page: the session completes, paid or
+    /// (for a delayed method) pending. Returns the completed session.
+    pub fn pay(&self, id: &str, buyer: &Buyer, outcome: PaymentOutcome) -> Result<Value, PayError> {
+        payment::pay_session(&mut self.store(), id, buyer, outcome)
+    }
+
+    /// Webhooks the hosted page delivered so far, oldest first.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.store().deliveries.clone()
+    }
+
+    /// Where session `url`s point: `{hosted_base}/{id}`.
+    pub fn hosted_base(&self) -> String {
+        self.store().hosted_base.clone()
+    }
+
+    /// A delayed payment settles (`succeeded`) or fails, as Stripe reports
+    /// with `checkout.session.async_payment_*`.
+    pub fn settle_async_payment(&self, id: &str, succeeded: bool) -> Result<Value, PayError> {
+        payment::settle_async_payment(&mut self.store(), id, succeeded)
+    }
+
+    /// A webhook event of `event_type` carrying the session as it is now,
+    /// shaped like Stripe's `event` fixture.
+    pub fn event(&self, event_type: &str, session_id: &str) -> Option<Value> {
+        let session = self.session(session_id)?;
+        Some(event_for(event_type, session))
+    }
+}
