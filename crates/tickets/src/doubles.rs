@@ -10,15 +10,11 @@ use crate::mail::{MailFault, Mailer, OutgoingEmail};
 use crate::session::SessionRequest;
 use crate::stripe::{CreatedSession, Payments, SessionView, StripeFault};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
+use crate::ledger::memory::lock;
 pub use crate::ledger::memory::{LedgerOp, LedgerState, MemoryLedger};
-
-/// A poisoned lock only means a test panicked elsewhere; the data is still whole.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Stripe as a map of sessions. Created sessions are recorded (not stored:
 /// a test decides what the buyer did by [`MemoryPayments::put`]).

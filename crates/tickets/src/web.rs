@@ -37,20 +37,19 @@ pub fn error_response(status: StatusCode, message: &str, html: bool, back_link: 
         let title = status.canonical_reason().unwrap_or("Error");
         return html_response(status, message_page(title, message, back_link));
     }
-    let mut response = Response::new(Body::Text(format!("{message}\n")));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    uncached(status, "text/plain; charset=utf-8", format!("{message}\n"))
 }
 
 /// An HTML page answer, never cached (every page here is about one buyer or one moment).
 pub fn html_response(status: StatusCode, page: String) -> Response<Body> {
-    let mut response = Response::new(Body::Text(page));
+    uncached(status, "text/html; charset=utf-8", page)
+}
+
+fn uncached(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

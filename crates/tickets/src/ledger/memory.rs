@@ -202,7 +202,7 @@ fn op_name(op: LedgerOp) -> &'static str {
 }
 
 /// A poisoned lock only means a test panicked elsewhere; the data is still whole.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
