@@ -10,10 +10,12 @@
 
 mod catalog;
 mod source;
+mod time;
 mod validate;
 
 pub use catalog::{Catalog, Choice, OptionGroup, Shipping, Ticket, TicketId};
 pub use source::{ConfigCache, ConfigSource, ConfigUnavailable, FileSource, SourceError, SsmSource};
+pub use time::{SaleClosed, SaleWindow, Timestamp};
 pub use validate::{CountryCode, HttpsUrl, PriceId, ShippingRateId, StripeSecretKey};
 
 use crate::votekey::VotekeyFormat;
@@ -55,6 +57,8 @@ pub struct Config {
     payment_method_types: Option<Vec<String>>,
     email: EmailSettings,
     votekey_format: VotekeyFormat,
+    hold_minutes: u32,
+    site_origin: Option<String>,
 }
 
 /// How the buyer's email is sent and worded.
@@ -72,15 +76,38 @@ pub struct EmailSettings {
 }
 
 /// The general `catalog`, or the TDF form's `product_*` keys (never both).
-fn catalog(keys: &Keys) -> Result<Catalog, ConfigError> {
+/// `window` is the global sale window, which tickets inherit.
+fn catalog(keys: &Keys, window: SaleWindow) -> Result<Catalog, ConfigError> {
     if !keys.0.contains_key("catalog") {
-        return Catalog::from_tdf(keys);
+        return Catalog::from_tdf(keys, window);
     }
     if keys.0.keys().any(|k| k.starts_with("product_")) {
         return Err(ConfigError::invalid("catalog", "use either `catalog` or the `product_*` keys, not both"));
     }
-    Catalog::from_general(keys.required("catalog")?)
+    // The TDF form's limits have a place in the catalog; say where rather than ignore them.
+    if keys.get("capacity").is_some() {
+        return Err(ConfigError::invalid("capacity", "with `catalog`, put `capacity` on each ticket instead"));
+    }
+    if keys.get("tshirt_stock").is_some() {
+        return Err(ConfigError::invalid("tshirt_stock", "with `catalog`, put `stock` on each option choice instead"));
+    }
+    Catalog::from_general(keys.required("catalog")?, window)
 }
+
+/// How long a buyer's tickets are held while they pay: the Checkout Session's
+/// `expires_at`, which Stripe wants 30 minutes to 24 hours ahead.
+fn hold_minutes(keys: &Keys) -> Result<u32, ConfigError> {
+    const KEY: &str = "hold_minutes";
+    let problem = "must be a whole number from 31 to 1440: a Stripe Checkout Session expires \
+                   at least 30 minutes and at most 24 hours after it is created";
+    match keys.optional_u64(KEY) {
+        Ok(None) => Ok(DEFAULT_HOLD_MINUTES),
+        Ok(Some(n @ 31..=1440)) => Ok(n as u32),
+        Ok(Some(_)) | Err(_) => Err(ConfigError::invalid(KEY, problem)),
+    }
+}
+
+const DEFAULT_HOLD_MINUTES: u32 = 35;
 
 fn webhook_tolerance(keys: &Keys) -> Result<Tolerance, ConfigError> {
     let Some(seconds) = keys.optional_u64("webhook_tolerance_seconds")? else {
@@ -151,6 +178,8 @@ impl fmt::Debug for Config {
             .field("success_url", &self.success_url)
             .field("cancel_url", &self.cancel_url)
             .field("locale", &self.locale)
+            .field("hold_minutes", &self.hold_minutes)
+            .field("site_origin", &self.site_origin)
             .finish_non_exhaustive()
     }
 }
@@ -171,7 +200,8 @@ impl Config {
             return Err(ConfigError::NotAnObject);
         };
         let keys = Keys(&map);
-        let catalog = catalog(&keys)?;
+        let window = SaleWindow::from_keys(&keys, str::to_owned, SaleWindow::default())?;
+        let catalog = catalog(&keys, window)?;
         Ok(Config {
             stripe_secret_key: StripeSecretKey::parse(keys.required_str("stripe_api_secret_key")?)?,
             webhook_secrets: webhook_secrets(keys.required("webhook_signing_secret")?)?,
@@ -184,6 +214,11 @@ impl Config {
             success_url: HttpsUrl::parse("success_url", keys.required_str("success_url")?)?,
             cancel_url: HttpsUrl::parse("cancel_url", keys.required_str("cancel_url")?)?,
             thanks_url: keys.optional_url("thanks_url")?,
+            hold_minutes: hold_minutes(&keys)?,
+            site_origin: keys
+                .optional_str("site_origin")?
+                .map(|s| validate::site_origin("site_origin", s))
+                .transpose()?,
         })
     }
 
@@ -221,6 +256,14 @@ impl Config {
     }
     pub fn votekey_format(&self) -> &VotekeyFormat {
         &self.votekey_format
+    }
+    /// How long a started checkout holds its tickets (default 35).
+    pub fn hold_minutes(&self) -> u32 {
+        self.hold_minutes
+    }
+    /// The ticket page's origin for CORS (`https://party.example`), or `*`.
+    pub fn site_origin(&self) -> Option<&str> {
+        self.site_origin.as_deref()
     }
 }
 
@@ -296,6 +339,24 @@ impl<'a> Keys<'a> {
         }
     }
 }
+
+/// A number of tickets or items in stock: a whole number (or a string of
+/// digits) up to a million, which is more than any party sells.
+pub(crate) fn count(key: &str, value: &Value) -> Result<u32, ConfigError> {
+    let n = match value {
+        Value::Number(n) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+        }
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match n.and_then(|n| u32::try_from(n).ok()) {
+        Some(n) if n <= MAX_COUNT => Ok(n),
+        _ => Err(ConfigError::invalid(key, format!("must be a whole number from 0 to {MAX_COUNT}"))),
+    }
+}
+
+const MAX_COUNT: u32 = 1_000_000;
 
 pub(crate) fn string_list(key: &str, value: Option<&Value>) -> Result<Option<Vec<String>>, ConfigError> {
     let items: Vec<String> = match value {

@@ -1,8 +1,10 @@
 //! What can be bought: tickets, their option groups (a T-shirt size …) and
-//! whether they ship.
+//! whether they ship, how many can be sold and when.
+
+mod limits;
 
 use super::validate::{CountryCode, PriceId, ShippingRateId};
-use super::{ConfigError, Keys, string_list};
+use super::{ConfigError, Keys, SaleWindow, count, string_list};
 use serde_json::Value;
 use std::fmt;
 
@@ -38,6 +40,7 @@ fn slug(s: &str) -> Option<String> {
 pub struct Catalog {
     tickets: Vec<Ticket>,
     default_ticket: TicketId,
+    capacity_groups: Vec<(String, u32)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +50,9 @@ pub struct Ticket {
     price: PriceId,
     options: Vec<OptionGroup>,
     shipping: Option<Shipping>,
+    capacity: Option<u32>,
+    capacity_group: Option<String>,
+    sale_window: SaleWindow,
 }
 
 /// A choice the buyer must make for a ticket, sent as a form field
@@ -63,6 +69,7 @@ pub struct Choice {
     value: String,
     label: String,
     price: Option<PriceId>,
+    stock: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,10 +90,25 @@ impl Catalog {
     pub fn ticket(&self, form_value: &str) -> Option<&Ticket> {
         self.tickets.iter().find(|t| t.id.0.eq_ignore_ascii_case(form_value))
     }
+    /// The `catalog.capacity_groups`, sorted by name (the config's JSON
+    /// object is read without its key order).
+    pub fn capacity_groups(&self) -> &[(String, u32)] {
+        &self.capacity_groups
+    }
+    /// How many tickets the group `name` (case-insensitive) may sell together.
+    pub fn group_capacity(&self, name: &str) -> Option<u32> {
+        self.capacity_groups.iter().find(|(g, _)| g.eq_ignore_ascii_case(name)).map(|&(_, n)| n)
+    }
+    /// Whether anything is limited: a ticket's capacity, a group or a
+    /// choice's stock. Without limits nothing needs counting.
+    pub fn has_limits(&self) -> bool {
+        let stock = |t: &Ticket| t.options.iter().flat_map(|g| &g.choices).any(|c| c.stock.is_some());
+        !self.capacity_groups.is_empty() || self.tickets.iter().any(|t| t.capacity.is_some() || stock(t))
+    }
 
     /// The Tokyo Demo Fest blob: a visitor ticket and a bronze (supporter)
     /// ticket that comes with a shipped T-shirt in S, M, L or XL.
-    pub(crate) fn from_tdf(keys: &Keys<'_>) -> Result<Catalog, ConfigError> {
+    pub(crate) fn from_tdf(keys: &Keys<'_>, window: SaleWindow) -> Result<Catalog, ConfigError> {
         let price = |key: &str| PriceId::parse(key, keys.required_str(key)?);
         let sizes = ["s", "m", "l", "xl"]
             .into_iter()
@@ -95,6 +117,7 @@ impl Catalog {
                     value: size.to_owned(),
                     label: size.to_ascii_uppercase(),
                     price: Some(price(&format!("product_tshirt_{size}"))?),
+                    stock: None,
                 })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
@@ -104,13 +127,16 @@ impl Catalog {
             "shipping_rate",
             "shipping_countries",
         )?;
-        let tickets = vec![
+        let mut tickets = vec![
             Ticket {
                 id: TicketId("visitor".into()),
                 name: keys.optional_str("visitor_ticket_name")?.unwrap_or("Visitor ticket").to_owned(),
                 price: price("product_visitor_ticket")?,
                 options: vec![],
                 shipping: None,
+                capacity: None,
+                capacity_group: None,
+                sale_window: window,
             },
             Ticket {
                 id: TicketId("bronze".into()),
@@ -118,35 +144,29 @@ impl Catalog {
                 price: price("product_bronze_ticket")?,
                 options: vec![OptionGroup { field: "tshirt".into(), label: "T-shirt size".into(), choices: sizes }],
                 shipping: Some(shipping),
+                capacity: None,
+                capacity_group: None,
+                sale_window: window,
             },
         ];
-        Ok(Catalog { tickets, default_ticket: TicketId("visitor".into()) })
+        limits::apply_tdf(keys, &mut tickets)?;
+        Ok(Catalog { tickets, default_ticket: TicketId("visitor".into()), capacity_groups: vec![] })
     }
 
-    /// The general form: `{"default_ticket": "…", "tickets": [{"id", "name",
-    /// "price", "options": [{"field", "label", "choices": [{"value", "label",
-    /// "price"}]}], "shipping": {"rate", "countries"}}]}`.
-    pub(crate) fn from_general(value: &Value) -> Result<Catalog, ConfigError> {
+    /// The general form: `{"default_ticket": "…", "capacity_groups": {"hall":
+    /// 200}, "tickets": [{"id", "name", "price", "capacity", "capacity_group",
+    /// "sale_opens_at", "sale_closes_at", "options": [{"field", "label",
+    /// "choices": [{"value", "label", "price", "stock"}]}], "shipping":
+    /// {"rate", "countries"}}]}`.
+    pub(crate) fn from_general(value: &Value, window: SaleWindow) -> Result<Catalog, ConfigError> {
         let Value::Object(map) = value else {
             return Err(ConfigError::invalid("catalog", "must be an object with a `tickets` list"));
         };
         let keys = Keys(map);
-        let Some(Value::Array(items)) = keys.get("tickets") else {
-            return Err(ConfigError::invalid("catalog.tickets", "must be a list of tickets"));
-        };
-        if items.is_empty() {
-            return Err(ConfigError::invalid("catalog.tickets", "list at least one ticket"));
-        }
-        let tickets = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| Ticket::from_general(&format!("catalog.tickets[{i}]"), item))
-            .collect::<Result<Vec<_>, _>>()?;
-        for (i, t) in tickets.iter().enumerate() {
-            if tickets[..i].iter().any(|earlier| earlier.id == t.id) {
-                return Err(ConfigError::invalid("catalog.tickets", format!("ticket id \"{}\" is used twice", t.id)));
-            }
-        }
+        let capacity_groups = limits::capacity_groups(keys.get("capacity_groups"))?;
+        let mut tickets = tickets_from_general(&keys, window)?;
+        limits::check_groups(&tickets, &capacity_groups)?;
+        limits::share_stock(&mut tickets)?;
         let default_ticket = match keys.optional_str("default_ticket")? {
             None => tickets[0].id.clone(),
             Some(id) => {
@@ -157,12 +177,35 @@ impl Catalog {
                 id
             }
         };
-        Ok(Catalog { tickets, default_ticket })
+        Ok(Catalog { tickets, default_ticket, capacity_groups })
     }
 }
 
+/// `catalog.tickets`: at least one, ids unique.
+fn tickets_from_general(keys: &Keys<'_>, window: SaleWindow) -> Result<Vec<Ticket>, ConfigError> {
+    let Some(Value::Array(items)) = keys.get("tickets") else {
+        return Err(ConfigError::invalid("catalog.tickets", "must be a list of tickets"));
+    };
+    if items.is_empty() {
+        return Err(ConfigError::invalid("catalog.tickets", "list at least one ticket"));
+    }
+    let tickets = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| Ticket::from_general(&format!("catalog.tickets[{i}]"), item, window))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, t) in tickets.iter().enumerate() {
+        if tickets[..i].iter().any(|earlier| earlier.id == t.id) {
+            return Err(ConfigError::invalid("catalog.tickets", format!("ticket id \"{}\" is used twice", t.id)));
+        }
+    }
+    Ok(tickets)
+}
+
 impl Ticket {
-    fn from_general(at: &str, value: &Value) -> Result<Ticket, ConfigError> {
+    /// One entry of `catalog.tickets`; `window` is the global sale window,
+    /// which the ticket's own `sale_opens_at` / `sale_closes_at` override.
+    fn from_general(at: &str, value: &Value, window: SaleWindow) -> Result<Ticket, ConfigError> {
         let Value::Object(map) = value else {
             return Err(ConfigError::invalid(at, "must be an object"));
         };
@@ -170,40 +213,15 @@ impl Ticket {
         let key = |k: &str| format!("{at}.{k}");
         let required = |k: &str| keys.optional_str(k)?.ok_or_else(|| ConfigError::Missing(key(k)));
         let id = TicketId::parse(&key("id"), required("id")?)?;
-        let options = match keys.get("options") {
-            None => vec![],
-            Some(Value::Array(groups)) => groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| OptionGroup::from_general(&key(&format!("options[{i}]")), g))
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => return Err(ConfigError::invalid(key("options"), "must be a list")),
-        };
-        for (i, group) in options.iter().enumerate() {
-            if group.field == "type" || options[..i].iter().any(|g| g.field == group.field) {
-                return Err(ConfigError::invalid(
-                    key("options"),
-                    format!("field \"{}\" is reserved or used twice", group.field),
-                ));
-            }
-        }
-        let shipping = match keys.get("shipping") {
-            None => None,
-            Some(Value::Object(s)) => {
-                let s = Keys(s);
-                let rate = s.optional_str("rate")?.ok_or_else(|| ConfigError::Missing(key("shipping.rate")))?;
-                Some(Shipping::parse(rate, s.get("countries"), &key("shipping.rate"), &key("shipping.countries"))?)
-            }
-            Some(_) => {
-                return Err(ConfigError::invalid(key("shipping"), "must be an object with `rate` and `countries`"));
-            }
-        };
         Ok(Ticket {
             name: keys.optional_str("name")?.map_or_else(|| id.0.clone(), str::to_owned),
             id,
             price: PriceId::parse(&key("price"), required("price")?)?,
-            options,
-            shipping,
+            options: options_from_general(&keys, &key)?,
+            shipping: shipping_from_general(&keys, &key)?,
+            capacity: keys.get("capacity").map(|v| count(&key("capacity"), v)).transpose()?,
+            capacity_group: limits::group_name(&key("capacity_group"), keys.get("capacity_group"))?,
+            sale_window: SaleWindow::from_keys(&keys, key, window)?,
         })
     }
 
@@ -222,6 +240,52 @@ impl Ticket {
     }
     pub fn shipping(&self) -> Option<&Shipping> {
         self.shipping.as_ref()
+    }
+    /// How many of this ticket may be sold (held or paid), if limited.
+    pub fn capacity(&self) -> Option<u32> {
+        self.capacity
+    }
+    /// The `catalog.capacity_groups` entry this ticket also counts against.
+    pub fn capacity_group(&self) -> Option<&str> {
+        self.capacity_group.as_deref()
+    }
+    /// When this ticket is on sale: its own bounds, else the global ones.
+    pub fn sale_window(&self) -> SaleWindow {
+        self.sale_window
+    }
+}
+
+/// A ticket's `options`: fields unique and never `type` (the ticket's own field).
+fn options_from_general(keys: &Keys<'_>, key: &impl Fn(&str) -> String) -> Result<Vec<OptionGroup>, ConfigError> {
+    let options = match keys.get("options") {
+        None => vec![],
+        Some(Value::Array(groups)) => groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| OptionGroup::from_general(&key(&format!("options[{i}]")), g))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(ConfigError::invalid(key("options"), "must be a list")),
+    };
+    for (i, group) in options.iter().enumerate() {
+        if group.field == "type" || options[..i].iter().any(|g| g.field == group.field) {
+            return Err(ConfigError::invalid(
+                key("options"),
+                format!("field \"{}\" is reserved or used twice", group.field),
+            ));
+        }
+    }
+    Ok(options)
+}
+
+fn shipping_from_general(keys: &Keys<'_>, key: &impl Fn(&str) -> String) -> Result<Option<Shipping>, ConfigError> {
+    match keys.get("shipping") {
+        None => Ok(None),
+        Some(Value::Object(s)) => {
+            let s = Keys(s);
+            let rate = s.optional_str("rate")?.ok_or_else(|| ConfigError::Missing(key("shipping.rate")))?;
+            Ok(Some(Shipping::parse(rate, s.get("countries"), &key("shipping.rate"), &key("shipping.countries"))?))
+        }
+        Some(_) => Err(ConfigError::invalid(key("shipping"), "must be an object with `rate` and `countries`")),
     }
 }
 
@@ -244,21 +308,7 @@ impl OptionGroup {
         }
         let mut choices: Vec<Choice> = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let at = key(&format!("choices[{i}]"));
-            let Value::Object(map) = item else {
-                return Err(ConfigError::invalid(at, "must be an object with `value`"));
-            };
-            let c = Keys(map);
-            let raw = c.optional_str("value")?.ok_or_else(|| ConfigError::Missing(format!("{at}.value")))?;
-            let value = slug(raw).ok_or_else(|| {
-                ConfigError::invalid(format!("{at}.value"), format!("\"{raw}\" must be letters, digits, - or _"))
-            })?;
-            if choices.iter().any(|earlier| earlier.value == value) {
-                return Err(ConfigError::invalid(at, format!("choice \"{value}\" is listed twice")));
-            }
-            let price = c.optional_str("price")?.map(|p| PriceId::parse(&format!("{at}.price"), p)).transpose()?;
-            let label = c.optional_str("label")?.map_or_else(|| raw.to_owned(), str::to_owned);
-            choices.push(Choice { value, label, price });
+            choices.push(Choice::from_general(&key(&format!("choices[{i}]")), item, &choices)?);
         }
         Ok(OptionGroup {
             label: keys.optional_str("label")?.map_or_else(|| field.clone(), str::to_owned),
@@ -285,6 +335,27 @@ impl OptionGroup {
 }
 
 impl Choice {
+    /// One of an option group's `choices`; its value must differ from the `earlier` ones.
+    fn from_general(at: &str, item: &Value, earlier: &[Choice]) -> Result<Choice, ConfigError> {
+        let Value::Object(map) = item else {
+            return Err(ConfigError::invalid(at, "must be an object with `value`"));
+        };
+        let c = Keys(map);
+        let raw = c.optional_str("value")?.ok_or_else(|| ConfigError::Missing(format!("{at}.value")))?;
+        let value = slug(raw).ok_or_else(|| {
+            ConfigError::invalid(format!("{at}.value"), format!("\"{raw}\" must be letters, digits, - or _"))
+        })?;
+        if earlier.iter().any(|e| e.value == value) {
+            return Err(ConfigError::invalid(at, format!("choice \"{value}\" is listed twice")));
+        }
+        Ok(Choice {
+            price: c.optional_str("price")?.map(|p| PriceId::parse(&format!("{at}.price"), p)).transpose()?,
+            label: c.optional_str("label")?.map_or_else(|| raw.to_owned(), str::to_owned),
+            stock: c.get("stock").map(|v| count(&format!("{at}.stock"), v)).transpose()?,
+            value,
+        })
+    }
+
     /// The form value, e.g. `m`.
     pub fn value(&self) -> &str {
         &self.value
@@ -295,6 +366,11 @@ impl Choice {
     }
     pub fn price(&self) -> Option<&PriceId> {
         self.price.as_ref()
+    }
+    /// How many can be sold, if limited. The stock is one pile per option
+    /// field and value, shared by every ticket that offers the choice.
+    pub fn stock(&self) -> Option<u32> {
+        self.stock
     }
 }
 

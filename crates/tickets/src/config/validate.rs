@@ -126,6 +126,40 @@ impl fmt::Display for HttpsUrl {
     }
 }
 
+/// The organizer's ticket page origin, for CORS: `*`, or `scheme://host[:port]`
+/// written the way a browser sends it in `Origin` (lower-case, no default port),
+/// so a plain string comparison matches.
+pub(crate) fn site_origin(key: &str, s: &str) -> Result<String, ConfigError> {
+    if s == "*" {
+        return Ok(s.to_owned());
+    }
+    let invalid = || {
+        let problem = format!("\"{s}\" is not an origin: http(s)://host[:port] with no path, query or fragment, or *");
+        ConfigError::invalid(key, problem)
+    };
+    let lower = s.strip_suffix('/').unwrap_or(s).to_ascii_lowercase();
+    let (scheme, authority) = lower.split_once("://").ok_or_else(invalid)?;
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').ok_or_else(invalid)?,
+        None => authority.find(':').map_or((authority, ""), |i| authority.split_at(i)),
+    };
+    let host_ok = if authority.starts_with('[') {
+        host.contains(':') && host.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+    } else {
+        !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    let port_ok = match port.strip_prefix(':') {
+        None => port.is_empty(),
+        Some(p) => p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0),
+    };
+    if !matches!(scheme, "http" | "https") || !host_ok || !port_ok {
+        return Err(invalid());
+    }
+    // Browsers leave the scheme's default port out of `Origin`.
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    Ok(if port == default_port { lower[..lower.len() - port.len()].to_owned() } else { lower })
+}
+
 /// The Stripe secret (`sk_…`) or restricted (`rk_…`) API key. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StripeSecretKey(String);
