@@ -21,6 +21,13 @@ fn without(mut v: serde_json::Value, key: &str) -> serde_json::Value {
     v
 }
 
+/// The example blob with `catalog` in place of its `product_*` keys.
+fn general(catalog: serde_json::Value) -> serde_json::Value {
+    let base = without(without(tdf(), "product_visitor_ticket"), "product_bronze_ticket");
+    let base = ["s", "m", "l", "xl"].iter().fold(base, |b, s| without(b, &format!("product_tshirt_{s}")));
+    with(base, "catalog", catalog)
+}
+
 #[test]
 fn tdf_blob_maps_to_visitor_and_bronze_with_shirts() {
     let config = parse(&tdf()).unwrap();
@@ -164,8 +171,6 @@ fn errors_name_the_key() {
 
 #[test]
 fn general_catalog_errors_name_the_path() {
-    let base = without(without(tdf(), "product_visitor_ticket"), "product_bronze_ticket");
-    let base = ["s", "m", "l", "xl"].iter().fold(base, |b, s| without(b, &format!("product_tshirt_{s}")));
     let cases = vec![
         (json!({"tickets": [{"id": "a"}]}), "config key `catalog.tickets[0].price` is missing"),
         (
@@ -195,7 +200,7 @@ fn general_catalog_errors_name_the_path() {
         (json!({"tickets": []}), "config key `catalog.tickets`: list at least one ticket"),
     ];
     for (catalog, expected) in cases {
-        assert_eq!(parse(&with(base.clone(), "catalog", catalog)).unwrap_err().to_string(), expected);
+        assert_eq!(parse(&general(catalog)).unwrap_err().to_string(), expected);
     }
 }
 
@@ -255,4 +260,277 @@ fn optional_additions_are_read() {
     assert_eq!(parse(&without(tdf(), "thanks_url")).unwrap().thanks_url().as_str(), "http://127.0.0.1:3000/");
     let err = parse(&with(tdf(), "email_from", json!("nobody"))).unwrap_err().to_string();
     assert_eq!(err, "config key `email_from`: \"nobody\" is not an email address");
+}
+
+fn at(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(s).unwrap()
+}
+
+#[test]
+fn without_the_new_keys_nothing_is_limited() {
+    let shirts = json!({"field": "tshirt", "choices": [{"value": "m", "price": "price_m"}]});
+    let catalog = json!({"tickets": [{"id": "a", "price": "price_a", "options": [shirts]}]});
+    for blob in [tdf(), general(catalog)] {
+        let config = parse(&blob).unwrap();
+        assert!(!config.catalog().has_limits());
+        assert!(config.catalog().capacity_groups().is_empty());
+        assert_eq!(config.hold_minutes(), 35);
+        assert_eq!(config.site_origin(), None);
+        for ticket in config.catalog().tickets() {
+            assert_eq!((ticket.capacity(), ticket.capacity_group()), (None, None));
+            assert_eq!(ticket.sale_window(), SaleWindow::default());
+            assert!(ticket.options().iter().flat_map(|g| g.choices()).all(|c| c.stock().is_none()));
+        }
+        // Keys given as null or "" count as left out.
+        let mut blanked = blob.clone();
+        for key in ["capacity", "tshirt_stock", "hold_minutes", "sale_opens_at", "sale_closes_at", "site_origin"] {
+            blanked = with(blanked, key, if key.starts_with('s') { json!("") } else { json!(null) });
+        }
+        let blanked = parse(&blanked).unwrap();
+        assert_eq!(blanked.catalog(), config.catalog());
+        assert_eq!(format!("{blanked:?}"), format!("{config:?}"));
+    }
+}
+
+#[test]
+fn tdf_form_limits_and_sale_window() {
+    let blob = [
+        ("capacity", json!({"visitor": 150, "Bronze": "50"})),
+        ("tshirt_stock", json!({"S": 10, "m": 0})),
+        ("hold_minutes", json!(60)),
+        ("sale_opens_at", json!("2026-12-01T10:00:00+09:00")),
+        ("sale_closes_at", json!("2027-02-20T00:00:00.5Z")),
+        ("site_origin", json!("https://TokyoDemoFest.jp/")),
+    ]
+    .into_iter()
+    .fold(tdf(), |b, (k, v)| with(b, k, v));
+    let config = parse(&blob).unwrap();
+    let catalog = config.catalog();
+    assert!(catalog.has_limits());
+    assert_eq!(catalog.ticket("visitor").unwrap().capacity(), Some(150));
+    let bronze = catalog.ticket("bronze").unwrap();
+    assert_eq!(bronze.capacity(), Some(50));
+    let stock: Vec<_> = bronze.options()[0].choices().iter().map(|c| (c.value(), c.stock())).collect();
+    assert_eq!(stock, [("s", Some(10)), ("m", Some(0)), ("l", None), ("xl", None)]);
+    assert_eq!(config.hold_minutes(), 60);
+    assert_eq!(config.site_origin(), Some("https://tokyodemofest.jp"));
+    for ticket in catalog.tickets() {
+        let window = ticket.sale_window();
+        assert_eq!(window.opens_at(), Some(at("2026-12-01T10:00:00+09:00")));
+        assert_eq!(window.closes_at().unwrap().unix(), at("2027-02-20T00:00:00Z").unix());
+        assert_eq!(
+            window.check(at("2026-12-01T00:59:59Z").unix()),
+            Err(SaleClosed::NotYetOpen(at("2026-12-01T10:00:00+09:00")))
+        );
+        assert_eq!(window.check(at("2026-12-01T01:00:00Z").unix()), Ok(()));
+    }
+    // Only capacity alone also counts as a limit.
+    assert!(parse(&with(tdf(), "capacity", json!({"visitor": 0}))).unwrap().catalog().has_limits());
+}
+
+#[test]
+fn general_form_limits_and_sale_window() {
+    let shirts = |stock_m: serde_json::Value| {
+        let choices = json!([{"value": "m", "stock": stock_m}, {"value": "L", "stock": "5"}, {"value": "xl"}]);
+        json!({"field": "tshirt", "choices": choices})
+    };
+    let catalog = json!({
+        "capacity_groups": {"hall": 200, "Balcony": "40"},
+        "tickets": [
+            {"id": "early", "price": "price_e", "capacity": 50, "capacity_group": "Hall",
+             "sale_closes_at": "2026-12-15T00:00:00+09:00", "options": [shirts(json!(10))]},
+            {"id": "regular", "price": "price_r", "capacity_group": "hall",
+             "sale_opens_at": "2026-12-15T00:00:00+09:00",
+             "options": [shirts(json!(null))]},
+            {"id": "late", "price": "price_l", "capacity": "0"}
+        ]
+    });
+    let blob =
+        with(with(general(catalog), "sale_opens_at", json!("2026-12-01T10:00:00+09:00")), "hold_minutes", json!("31"));
+    let blob = with(with(blob, "sale_closes_at", json!("2027-02-20T18:00:00+09:00")), "site_origin", json!("*"));
+    let config = parse(&blob).unwrap();
+    let catalog = config.catalog();
+    assert!(catalog.has_limits());
+    assert_eq!(catalog.capacity_groups(), [("balcony".to_owned(), 40), ("hall".to_owned(), 200)]);
+    assert_eq!((catalog.group_capacity("HALL"), catalog.group_capacity("gallery")), (Some(200), None));
+    let [early, regular, late] = catalog.tickets() else { panic!("three tickets") };
+    assert_eq!((early.capacity(), early.capacity_group()), (Some(50), Some("hall")));
+    assert_eq!((regular.capacity(), regular.capacity_group()), (None, Some("hall")));
+    assert_eq!((late.capacity(), late.capacity_group()), (Some(0), None));
+    // One pile per field and value: `regular` left the M stock out and shares early's.
+    for ticket in [early, regular] {
+        let stock: Vec<_> = ticket.options()[0].choices().iter().map(Choice::stock).collect();
+        assert_eq!(stock, [Some(10), Some(5), None]);
+    }
+    let window = |t: &Ticket| (t.sale_window().opens_at(), t.sale_window().closes_at());
+    let (opens, closes) = (at("2026-12-01T10:00:00+09:00"), at("2027-02-20T18:00:00+09:00"));
+    let switch = at("2026-12-15T00:00:00+09:00");
+    assert_eq!(window(early), (Some(opens), Some(switch)));
+    assert_eq!(window(regular), (Some(switch), Some(closes)));
+    assert_eq!(window(late), (Some(opens), Some(closes)));
+    assert_eq!(early.sale_window().check(switch.unix()), Err(SaleClosed::Over(switch)));
+    assert_eq!(regular.sale_window().check(switch.unix()), Ok(()));
+    assert_eq!((config.hold_minutes(), config.site_origin()), (31, Some("*")));
+}
+
+#[test]
+fn limit_errors_name_the_key() {
+    let whole = "must be a whole number from 0 to 1000000";
+    let hold = "config key `hold_minutes`: must be a whole number from 31 to 1440: a Stripe Checkout Session expires \
+                at least 30 minutes and at most 24 hours after it is created";
+    let rfc = "must be an RFC 3339 timestamp with an offset, e.g. \"2026-12-01T10:00:00+09:00\"";
+    let cases: Vec<(serde_json::Value, String)> = vec![
+        (with(tdf(), "capacity", json!({"visitor": -1})), format!("config key `capacity.visitor`: {whole}")),
+        (with(tdf(), "capacity", json!({"bronze": 2.5})), format!("config key `capacity.bronze`: {whole}")),
+        (with(tdf(), "capacity", json!({"visitor": 1_000_001})), format!("config key `capacity.visitor`: {whole}")),
+        (
+            with(tdf(), "capacity", json!({"gold": 5})),
+            "config key `capacity.gold`: is not a ticket (visitor, bronze)".into(),
+        ),
+        (
+            with(tdf(), "capacity", json!({"Visitor": 1, "visitor": 2})),
+            "config key `capacity.visitor`: is listed twice".into(),
+        ),
+        (
+            with(tdf(), "capacity", json!(150)),
+            r#"config key `capacity`: must be an object, e.g. {"visitor": 150, "bronze": 50}"#.into(),
+        ),
+        (
+            with(tdf(), "tshirt_stock", json!({"xxl": 3})),
+            "config key `tshirt_stock.xxl`: is not a T-shirt size (s, m, l, xl)".into(),
+        ),
+        (with(tdf(), "tshirt_stock", json!({"m": "ten"})), format!("config key `tshirt_stock.m`: {whole}")),
+        (with(tdf(), "hold_minutes", json!(30)), hold.into()),
+        (with(tdf(), "hold_minutes", json!(1441)), hold.into()),
+        (with(tdf(), "hold_minutes", json!("soon")), hold.into()),
+        (with(tdf(), "sale_opens_at", json!("2026-12-01 10:00")), format!("config key `sale_opens_at`: {rfc}")),
+        (with(tdf(), "sale_closes_at", json!(1_796_086_800)), format!("config key `sale_closes_at`: {rfc}")),
+        (
+            with(
+                with(tdf(), "sale_opens_at", json!("2026-12-01T10:00:00+09:00")),
+                "sale_closes_at",
+                json!("2026-12-01T01:00:00Z"),
+            ),
+            "config key `sale_closes_at`: must be after the sale opens (2026-12-01 10:00 (UTC+09:00))".into(),
+        ),
+        (
+            with(tdf(), "site_origin", json!("https://tokyodemofest.jp/tickets")),
+            "config key `site_origin`: \"https://tokyodemofest.jp/tickets\" is not an origin: \
+             http(s)://host[:port] with no path, query or fragment, or *"
+                .into(),
+        ),
+        (
+            with(general(json!({"tickets": [{"id": "a", "price": "price_a"}]})), "capacity", json!({"a": 1})),
+            "config key `capacity`: with `catalog`, put `capacity` on each ticket instead".into(),
+        ),
+        (
+            with(general(json!({"tickets": [{"id": "a", "price": "price_a"}]})), "tshirt_stock", json!({"m": 1})),
+            "config key `tshirt_stock`: with `catalog`, put `stock` on each option choice instead".into(),
+        ),
+    ];
+    for (blob, expected) in cases {
+        assert_eq!(parse(&blob).unwrap_err().to_string(), expected);
+    }
+}
+
+#[test]
+fn general_limit_errors_name_the_path() {
+    let ticket = |extra: serde_json::Value| {
+        let mut t = json!({"id": "a", "price": "price_a"});
+        t.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        t
+    };
+    // Tickets `a` and `b`, each with a T-shirt size M of the given stock.
+    let options = |stock: serde_json::Value| json!([{"field": "tshirt", "choices": [{"value": "m", "stock": stock}]}]);
+    let shirt = |stock: serde_json::Value| ticket(json!({"options": options(stock)}));
+    let shirt_b = |stock: serde_json::Value| json!({"id": "b", "price": "price_b", "options": options(stock)});
+    let whole = "must be a whole number from 0 to 1000000";
+    let cases = vec![
+        (json!({"tickets": [ticket(json!({"capacity": -5}))]}), format!("`catalog.tickets[0].capacity`: {whole}")),
+        (json!({"tickets": [ticket(json!({"capacity": "many"}))]}), format!("`catalog.tickets[0].capacity`: {whole}")),
+        (
+            json!({"tickets": [ticket(json!({"capacity_group": "hall"}))]}),
+            "`catalog.tickets[0].capacity_group`: no group \"hall\" in `catalog.capacity_groups`".into(),
+        ),
+        (
+            json!({"capacity_groups": {"hall": 10}, "tickets": [ticket(json!({"capacity_group": "gallery"}))]}),
+            "`catalog.tickets[0].capacity_group`: no group \"gallery\" in `catalog.capacity_groups`".into(),
+        ),
+        (
+            json!({"capacity_groups": {"big hall": 10}, "tickets": [ticket(json!({}))]}),
+            "`catalog.capacity_groups.big hall`: a group name must be letters, digits, - or _".into(),
+        ),
+        (
+            json!({"capacity_groups": {"hall": 0.5}, "tickets": [ticket(json!({}))]}),
+            format!("`catalog.capacity_groups.hall`: {whole}"),
+        ),
+        (
+            json!({"capacity_groups": [200], "tickets": [ticket(json!({}))]}),
+            r#"`catalog.capacity_groups`: must be an object, e.g. {"hall": 200}"#.into(),
+        ),
+        (json!({"tickets": [shirt(json!(-1))]}), format!("`catalog.tickets[0].options[0].choices[0].stock`: {whole}")),
+        (
+            json!({"tickets": [shirt(json!(10)), shirt_b(json!(12))]}),
+            "`catalog.tickets[1].options[0].choices[0].stock`: tshirt = m is one pile: give the same stock as \
+             `catalog.tickets[0].options[0].choices[0].stock` (10)"
+                .into(),
+        ),
+        (
+            json!({"tickets": [ticket(json!({"sale_opens_at": "2026-02-30T00:00:00Z"}))]}),
+            "`catalog.tickets[0].sale_opens_at`: must be an RFC 3339 timestamp with an offset, \
+             e.g. \"2026-12-01T10:00:00+09:00\""
+                .into(),
+        ),
+        (
+            json!({"tickets": [ticket(
+                json!({"sale_opens_at": "2026-12-01T10:00:00Z", "sale_closes_at": "2026-12-01T10:00:00Z"})
+            )]}),
+            "`catalog.tickets[0].sale_closes_at`: must be after the sale opens (2026-12-01 10:00 (UTC))".into(),
+        ),
+    ];
+    for (catalog, expected) in cases {
+        assert_eq!(parse(&general(catalog)).unwrap_err().to_string(), format!("config key {expected}"));
+    }
+    // A ticket's own bound must fit the global one it keeps.
+    let late_open = general(json!({"tickets": [ticket(json!({"sale_opens_at": "2027-03-01T00:00:00+09:00"}))]}));
+    let err = parse(&with(late_open, "sale_closes_at", json!("2027-02-20T18:00:00+09:00"))).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "config key `catalog.tickets[0].sale_opens_at`: must be before the sale closes (2027-02-20 18:00 (UTC+09:00))"
+    );
+    // Equal stock in two tickets is one pile, stated twice: fine.
+    let twice = json!({"tickets": [shirt(json!(10)), shirt_b(json!("10"))]});
+    assert!(parse(&general(twice)).is_ok());
+}
+
+#[test]
+fn site_origins() {
+    for (given, kept) in [
+        ("*", "*"),
+        ("https://tokyodemofest.jp", "https://tokyodemofest.jp"),
+        ("https://TokyoDemoFest.JP/", "https://tokyodemofest.jp"),
+        ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+        ("https://party.example:443", "https://party.example"),
+        ("https://party.example:8443", "https://party.example:8443"),
+        ("http://[::1]:8080/", "http://[::1]:8080"),
+    ] {
+        assert_eq!(validate::site_origin("site_origin", given).as_deref(), Ok(kept), "{given}");
+    }
+    for bad in [
+        "tokyodemofest.jp",
+        "ftp://party.example",
+        "https://",
+        "https://party.example//",
+        "https://party.example/tickets",
+        "https://party.example?x=1",
+        "https://party.example#top",
+        "https://user@party.example",
+        "https://party.example:0",
+        "https://party.example:99999",
+        "https://party.example:",
+        "https://party .example",
+        "**",
+    ] {
+        assert!(validate::site_origin("site_origin", bad).is_err(), "{bad}");
+    }
 }
