@@ -1,17 +1,12 @@
 //! The `fulfill` Lambda: Stripe webhooks and the success-page return, each
-//! paid Checkout Session answered with exactly one votekey email.
+//! paid Checkout Session answered with exactly one votekey email; and, on
+//! EventBridge's schedule, the sweeper that releases expired holds.
 
-use lambda_http::{Error, Request, service_fn};
-use std::convert::Infallible;
 use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let fulfill = Arc::new(tickets::runtime::fulfill_from_env().await?);
-    lambda_http::run(service_fn(move |request: Request| {
-        let fulfill = fulfill.clone();
-        async move { Ok::<_, Infallible>(fulfill.handle(request).await) }
-    }))
-    .await
+    tickets::runtime::run_fulfill(fulfill).await
 }

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use tickets::BoxFuture;
 use tickets::doubles::LedgerState;
+use tickets::inventory::{CounterKey, Counts, Hold, Inventory, Limit, Reservation};
 use tickets::ledger::{ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, VotekeyUse};
 use tokio::sync::Mutex;
 
@@ -52,6 +53,12 @@ impl FileLedger {
             .map_err(|e| LedgerFault(format!("writing {}: {e}", self.path.display())))
     }
 
+    /// Reads the file's state under the lock.
+    async fn read<R>(&self, read: impl FnOnce(&LedgerState) -> R) -> Result<R, LedgerFault> {
+        let _guard = self.lock.lock().await;
+        Ok(read(&self.load().await?))
+    }
+
     /// Applies `change` to the file's state under the lock, writing it back.
     async fn change<R>(&self, change: impl FnOnce(&mut LedgerState) -> R) -> Result<R, LedgerFault> {
         let _guard = self.lock.lock().await;
@@ -79,10 +86,13 @@ impl Ledger for FileLedger {
         details: &'a OrderDetails,
         notice: Notice,
         votekey: VotekeyUse<'a>,
+        sale: Option<&'a Hold>,
         now: i64,
         lease_seconds: i64,
     ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>> {
-        Box::pin(async move { self.change(|state| state.claim(details, notice, votekey, now, lease_seconds)).await? })
+        Box::pin(
+            async move { self.change(|state| state.claim(details, notice, votekey, sale, now, lease_seconds)).await? },
+        )
     }
 
     fn complete<'a>(
@@ -94,6 +104,29 @@ impl Ledger for FileLedger {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
         Box::pin(self.change(move |state| state.complete(session_id, notice, token, message_id, now)))
+    }
+}
+
+/// The same hold rules as the in-memory ledger, persisted with the orders.
+impl Inventory for FileLedger {
+    fn reserve<'a>(&'a self, hold: &'a Hold, limits: &'a [Limit]) -> BoxFuture<'a, Result<Reservation, LedgerFault>> {
+        Box::pin(async move { self.change(|state| state.inventory.reserve(hold, limits)).await? })
+    }
+
+    fn release<'a>(&'a self, hold: &'a Hold, _now: i64) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(self.change(|state| state.inventory.release(&hold.id)))
+    }
+
+    fn hold<'a>(&'a self, hold_id: &'a str) -> BoxFuture<'a, Result<Option<Hold>, LedgerFault>> {
+        Box::pin(self.read(move |state| state.inventory.hold(hold_id)))
+    }
+
+    fn counts<'a>(&'a self, counters: &'a [CounterKey]) -> BoxFuture<'a, Result<Vec<Counts>, LedgerFault>> {
+        Box::pin(self.read(move |state| state.inventory.counts(counters)))
+    }
+
+    fn expired_holds<'a>(&'a self, now: i64, max: usize) -> BoxFuture<'a, Result<Vec<Hold>, LedgerFault>> {
+        Box::pin(self.read(move |state| state.inventory.expired_holds(now, max)))
     }
 }
 
@@ -112,7 +145,8 @@ mod tests {
         let ledger = FileLedger::new(dir.path().join("state").join("ledger.json"));
         assert_eq!(ledger.get("cs_test_1").await.unwrap(), None);
         let order = details("cs_test_1");
-        let claimed = ledger.claim(&order, Notice::Votekey, VotekeyUse::Reserve("BCDFGHJK"), 1, 10).await.unwrap();
+        let claimed =
+            ledger.claim(&order, Notice::Votekey, VotekeyUse::Reserve("BCDFGHJK"), None, 1, 10).await.unwrap();
         let ClaimOutcome::Claimed { token, .. } = claimed else { panic!("first claim wins") };
         assert!(ledger.complete("cs_test_1", Notice::Votekey, &token, "msg-1", 2).await.unwrap());
         let text = std::fs::read_to_string(ledger.path()).unwrap();
@@ -121,7 +155,7 @@ mod tests {
         let again = FileLedger::new(ledger.path());
         let orders = again.list().await.unwrap();
         assert_eq!((orders.len(), orders[0].votekey.as_deref()), (1, Some("BCDFGHJK")));
-        let repeat = again.claim(&order, Notice::Votekey, VotekeyUse::Keep("BCDFGHJK"), 3, 10).await.unwrap();
+        let repeat = again.claim(&order, Notice::Votekey, VotekeyUse::Keep("BCDFGHJK"), None, 3, 10).await.unwrap();
         assert_eq!(repeat, ClaimOutcome::AlreadySent);
     }
 
@@ -144,7 +178,7 @@ mod tests {
                 tokio::spawn(async move {
                     let key = format!("KEY{i}XXXX");
                     let order = details("cs_test_race");
-                    ledger.claim(&order, Notice::Votekey, VotekeyUse::Reserve(&key), 50, 10).await.unwrap()
+                    ledger.claim(&order, Notice::Votekey, VotekeyUse::Reserve(&key), None, 50, 10).await.unwrap()
                 })
             })
             .collect();

@@ -24,6 +24,7 @@ pub struct MemoryPayments {
     faults: Mutex<VecDeque<StripeFault>>,
     created: Mutex<Vec<SessionRequest>>,
     retrievals: AtomicUsize,
+    expirations: Mutex<Vec<String>>,
 }
 
 impl MemoryPayments {
@@ -50,6 +51,11 @@ impl MemoryPayments {
         lock(&self.created).clone()
     }
 
+    /// Every session expired through the API, in order.
+    pub fn expirations(&self) -> Vec<String> {
+        lock(&self.expirations).clone()
+    }
+
     fn fault(&self) -> Result<(), StripeFault> {
         lock(&self.faults).pop_front().map_or(Ok(()), Err)
     }
@@ -64,8 +70,16 @@ impl Payments for MemoryPayments {
         Box::pin(async move {
             self.fault()?;
             let mut created = lock(&self.created);
-            created.push(request.clone());
-            let id = format!("cs_test_memory{}", created.len());
+            // Stripe's idempotency: the same key gives the same session.
+            let earlier = request
+                .idempotency_key
+                .as_ref()
+                .and_then(|key| created.iter().position(|r| r.idempotency_key.as_ref() == Some(key)).map(|i| i + 1));
+            let number = earlier.unwrap_or_else(|| {
+                created.push(request.clone());
+                created.len()
+            });
+            let id = format!("cs_test_memory{number}");
             Ok(CreatedSession { url: format!("https://checkout.stripe.test/c/pay/{id}"), id })
         })
     }
@@ -79,6 +93,38 @@ impl Payments for MemoryPayments {
             self.retrievals.fetch_add(1, Ordering::SeqCst);
             self.fault()?;
             Ok(lock(&self.sessions).get(session_id).cloned())
+        })
+    }
+
+    fn sessions_created_between<'a>(
+        &'a self,
+        _key: &'a StripeSecretKey,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>> {
+        Box::pin(async move {
+            self.fault()?;
+            let sessions = lock(&self.sessions);
+            Ok(sessions.values().filter(|s| (from..=to).contains(&s.created)).cloned().collect())
+        })
+    }
+
+    fn expire_session<'a>(
+        &'a self,
+        _key: &'a StripeSecretKey,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StripeFault>> {
+        Box::pin(async move {
+            self.fault()?;
+            let mut sessions = lock(&self.sessions);
+            let open = sessions.get_mut(session_id).filter(|s| !s.complete && !s.expired);
+            let Some(session) = open else {
+                let message = "Only Checkout Sessions with a status of `open` can be expired.".to_owned();
+                return Err(StripeFault::Api { status: 400, message, request_log_url: None });
+            };
+            session.expired = true;
+            lock(&self.expirations).push(session_id.to_owned());
+            Ok(())
         })
     }
 }

@@ -32,7 +32,7 @@
 //!   lost, refused or crashed answers non-2xx or expires, so Stripe's next
 //!   delivery (or the buyer's return) claims it again.
 
-mod dynamo;
+pub(crate) mod dynamo;
 #[cfg(any(test, feature = "doubles"))]
 pub mod memory;
 
@@ -126,6 +126,9 @@ pub struct OrderDetails {
     pub shipping_address: Option<PostalAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// The hold the session was created with (capacity), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_id: Option<String>,
 }
 
 impl OrderDetails {
@@ -145,6 +148,7 @@ impl OrderDetails {
         keep(&mut self.shipping_name, &newer.shipping_name);
         keep(&mut self.shipping_address, &newer.shipping_address);
         keep(&mut self.locale, &newer.locale);
+        keep(&mut self.hold_id, &newer.hold_id);
         if !newer.options.is_empty() {
             self.options.clone_from(&newer.options);
         }
@@ -235,12 +239,15 @@ pub trait Ledger: Send + Sync {
 
     /// Claims `notice` for this order, recording its details too. For the
     /// votekey email, `votekey` is reserved in the same atomic write (unique
-    /// across orders) unless the order already holds it.
+    /// across orders) unless the order already holds it, and `sale`'s hold
+    /// (as read; unless sold already) becomes sold in it too.
+    #[allow(clippy::too_many_arguments)]
     fn claim<'a>(
         &'a self,
         details: &'a OrderDetails,
         notice: Notice,
         votekey: VotekeyUse<'a>,
+        sale: Option<&'a crate::inventory::Hold>,
         now: i64,
         lease_seconds: i64,
     ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>>;

@@ -16,6 +16,8 @@ pub mod config;
 pub mod doubles;
 pub mod email;
 pub mod fulfill;
+pub mod inventory;
+pub mod lang;
 pub mod ledger;
 pub mod mail;
 pub mod order;
@@ -29,3 +31,12 @@ pub mod webhook;
 /// The boxed future the edge traits return, so they stay object-safe
 /// (`Arc<dyn Payments>`) and `main` decides what is wired in.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Seconds since the Unix epoch; injectable so tests can move time.
+pub type Clock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    std::sync::Arc::new(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    })
+}

@@ -4,6 +4,7 @@
 use crate::checkout::Checkout;
 use crate::config::{ConfigCache, FileSource, SsmSource};
 use crate::fulfill::Fulfill;
+use crate::inventory::DynamoInventory;
 use crate::ledger::DynamoLedger;
 use crate::mail::SesMailer;
 use crate::stripe::{DEFAULT_API_BASE, StripeApi};
@@ -73,11 +74,20 @@ pub fn stripe_api() -> StripeApi {
     StripeApi::new(setting("STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.into()), STRIPE_TIMEOUT)
 }
 
-/// The checkout function as configured by the environment.
+/// The checkout function as configured by the environment: holds in
+/// DynamoDB when `ORDERS_TABLE` is set (needed only for tickets with a
+/// capacity; without one, checkout never touches DynamoDB).
 pub async fn checkout_from_env() -> Result<Checkout, StartupError> {
-    let aws = if config_in_ssm() { Some(aws_config().await) } else { None };
+    let table = setting("ORDERS_TABLE");
+    let aws = if config_in_ssm() || table.is_some() { Some(aws_config().await) } else { None };
     let config = config_cache(aws.as_ref())?;
-    Ok(Checkout::new(Arc::new(config), Arc::new(stripe_api())))
+    let checkout = Checkout::new(Arc::new(config), Arc::new(stripe_api()));
+    Ok(match (table, &aws) {
+        (Some(table), Some(aws)) => {
+            checkout.with_inventory(Arc::new(DynamoInventory::new(aws_sdk_dynamodb::Client::new(aws), table)))
+        }
+        _ => checkout,
+    })
 }
 
 /// The fulfill function as configured by the environment: the ledger in
@@ -86,10 +96,69 @@ pub async fn fulfill_from_env() -> Result<Fulfill, StartupError> {
     let table = setting("ORDERS_TABLE").ok_or(StartupError::NoOrdersTable)?;
     let aws = aws_config().await;
     let config = config_cache(Some(&aws))?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     Ok(Fulfill::new(
         Arc::new(config),
         Arc::new(stripe_api()),
-        Arc::new(DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws), table)),
+        Arc::new(DynamoLedger::new(dynamodb.clone(), table.clone())),
         Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&aws))),
-    ))
+    )
+    .with_inventory(Arc::new(DynamoInventory::new(dynamodb, table))))
+}
+
+/// Is this Lambda event EventBridge's scheduled tick (the sweeper's)?
+pub fn is_scheduled_event(event: &serde_json::Value) -> bool {
+    event.get("source").and_then(|v| v.as_str()) == Some("aws.events")
+        && event.get("detail-type").and_then(|v| v.as_str()) == Some("Scheduled Event")
+}
+
+/// Runs the fulfill function: API Gateway's requests go to the HTTP handler
+/// (through lambda_http's own adapter, as `lambda_http::run` does), the
+/// schedule's ticks to the sweeper. One function, so one build and one
+/// config cache serve both.
+pub async fn run_fulfill(fulfill: Arc<Fulfill>) -> Result<(), lambda_http::Error> {
+    use lambda_http::request::LambdaRequest;
+    use lambda_http::{Adapter, LambdaEvent, Request, Service, service_fn};
+    let handler = fulfill.clone();
+    let http = Adapter::from(service_fn(move |request: Request| {
+        let handler = handler.clone();
+        async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
+    }));
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let (fulfill, mut http) = (fulfill.clone(), http.clone());
+        async move {
+            let LambdaEvent { payload, context } = event;
+            if is_scheduled_event(&payload) {
+                return sweep(&fulfill).await;
+            }
+            let request: LambdaRequest = serde_json::from_value(payload)?;
+            let response = http.call(LambdaEvent::new(request, context)).await?;
+            Ok(serde_json::to_value(response)?)
+        }
+    }))
+    .await
+}
+
+/// One sweep, logged; a failure is the invocation's error (so it shows in
+/// the function's error metric) and the next tick tries again.
+async fn sweep(fulfill: &Fulfill) -> Result<serde_json::Value, lambda_http::Error> {
+    match fulfill.sweep().await {
+        Ok(report) => {
+            tracing::info!(
+                route = "sweep",
+                checked = report.checked,
+                released = report.released,
+                expired_now = report.expired_now,
+                fulfilled = report.fulfilled,
+                kept = report.kept,
+                failed = report.failed,
+                "sweep"
+            );
+            Ok(serde_json::to_value(report)?)
+        }
+        Err(e) => {
+            tracing::error!(route = "sweep", error = %crate::fulfill::redact_emails(&e.to_string()), "sweep failed");
+            Err(e.into())
+        }
+    }
 }

@@ -20,6 +20,11 @@ pub struct SessionRequest {
     /// Sent as `allowed_payment_method_types` (the API version async-stripe
     /// pins has no `payment_method_types` parameter). `None`: the Dashboard decides.
     pub payment_method_types: Option<Vec<String>>,
+    /// When the session (and the hold behind it) expires, if it holds a place.
+    pub expires_at: Option<i64>,
+    /// Stripe's `Idempotency-Key`: the hold id, so a retried create cannot
+    /// make a second session for one hold.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +58,18 @@ impl SessionRequest {
             metadata,
             locale: config.locale().to_owned(),
             payment_method_types: config.payment_method_types().map(<[String]>::to_vec),
+            expires_at: None,
+            idempotency_key: None,
         }
+    }
+
+    /// Ties the session to `hold`: it expires with the hold, carries its id
+    /// in metadata, and is created at most once for it.
+    pub fn holding(mut self, hold: &crate::inventory::Hold) -> SessionRequest {
+        self.expires_at = Some(hold.expires_at);
+        self.metadata.insert(crate::inventory::HOLD_METADATA_KEY.to_owned(), hold.id.clone());
+        self.idempotency_key = Some(hold.id.clone());
+        self
     }
 }
 

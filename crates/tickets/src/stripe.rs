@@ -8,16 +8,18 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 use stripe::{Client, ClientBuilder, StripeError};
-use stripe::{RequestStrategy, StripeRequest};
+use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionAllowedPaymentMethodTypes, CreateCheckoutSessionLineItems,
     CreateCheckoutSessionShippingAddressCollection, CreateCheckoutSessionShippingAddressCollectionAllowedCountries,
-    CreateCheckoutSessionShippingOptions, ListLineItemsCheckoutSession, RetrieveCheckoutSession,
+    CreateCheckoutSessionShippingOptions, ExpireCheckoutSession, ListCheckoutSession, ListLineItemsCheckoutSession,
+    RetrieveCheckoutSession,
 };
 use stripe_shared::{
     ApiErrorsCode, CheckoutSession, CheckoutSessionItem, CheckoutSessionLocale, CheckoutSessionMode,
     CheckoutSessionPaymentStatus, CheckoutSessionStatus,
 };
+use stripe_types::{RangeBoundsTs, RangeQueryTs};
 
 /// A Checkout Session Stripe created: where to send the buyer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +110,10 @@ pub struct SessionView {
     pub payment_status: PaymentStatus,
     /// `complete` once the buyer finished the hosted page.
     pub complete: bool,
+    /// `expired`: it can never be paid.
+    pub expired: bool,
+    /// When Stripe created it (unix seconds).
+    pub created: i64,
     pub email: Option<String>,
     pub name: Option<String>,
     pub locale: Option<String>,
@@ -133,6 +139,23 @@ pub trait Payments: Send + Sync {
         key: &'a StripeSecretKey,
         session_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<SessionView>, StripeFault>>;
+
+    /// Every session created from `from` to `to` (unix seconds, inclusive),
+    /// without line items.
+    fn sessions_created_between<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>>;
+
+    /// Expires an open session. Stripe refuses one that is not open (an API
+    /// error): the caller reads the session again to learn why.
+    fn expire_session<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StripeFault>>;
 }
 
 /// Stripe's HTTP API through async-stripe.
@@ -191,7 +214,15 @@ impl Payments for StripeApi {
     ) -> BoxFuture<'a, Result<CreatedSession, StripeFault>> {
         Box::pin(async move {
             let client = self.client(key)?;
-            let session = create_params(request).send(&client).await?;
+            let params = create_params(request).customize();
+            let params = match &request.idempotency_key {
+                // The hold id: a retry after a lost answer gets the same session, not a second one.
+                Some(key) => params.request_strategy(RequestStrategy::Idempotent(
+                    IdempotencyKey::new(key).map_err(|e| StripeFault::Unexpected(e.to_string()))?,
+                )),
+                None => params,
+            };
+            let session = params.send(&client).await?;
             let url = session.url.ok_or_else(|| StripeFault::Unexpected("the Checkout Session has no url".into()))?;
             Ok(CreatedSession { id: session.id.to_string(), url })
         })
@@ -235,6 +266,44 @@ impl Payments for StripeApi {
             Ok(Some(session_view(session, items.0)))
         })
     }
+
+    fn sessions_created_between<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>> {
+        Box::pin(async move {
+            let client = self.client(key)?;
+            let window = RangeQueryTs::Bounds(RangeBoundsTs { gte: Some(from), lte: Some(to), ..Default::default() });
+            let mut sessions = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let mut list = ListCheckoutSession::new().created(window.clone()).limit(100);
+                if let Some(last) = &after {
+                    list = list.starting_after(last.clone());
+                }
+                let page = list.customize().request_strategy(RequestStrategy::Retry(2)).send(&client).await?;
+                after = page.data.last().map(|s| s.id.to_string());
+                sessions.extend(page.data.into_iter().map(|s| session_view(s, Vec::new())));
+                if !page.has_more || after.is_none() {
+                    return Ok(sessions);
+                }
+            }
+        })
+    }
+
+    fn expire_session<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        session_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StripeFault>> {
+        Box::pin(async move {
+            let client = self.client(key)?;
+            ExpireCheckoutSession::new(session_id).send(&client).await?;
+            Ok(())
+        })
+    }
 }
 
 fn session_view(session: CheckoutSession, items: Vec<CheckoutSessionItem>) -> SessionView {
@@ -255,6 +324,8 @@ fn session_view(session: CheckoutSession, items: Vec<CheckoutSessionItem>) -> Se
             _ => PaymentStatus::Unpaid,
         },
         complete: session.status == Some(CheckoutSessionStatus::Complete),
+        expired: session.status == Some(CheckoutSessionStatus::Expired),
+        created: session.created,
         email: customer.as_ref().and_then(|c| c.email.clone()),
         name: customer.as_ref().and_then(|c| c.name.clone()),
         locale: session.locale.map(|l| l.as_str().to_owned()),
@@ -298,6 +369,9 @@ fn create_params(request: &SessionRequest) -> CreateCheckoutSession {
         )
         // Config validation admits only Stripe's locales, so FromStr is exact here.
         .locale(CheckoutSessionLocale::from_str(&request.locale).unwrap_or(CheckoutSessionLocale::Auto));
+    if let Some(expires_at) = request.expires_at {
+        params = params.expires_at(expires_at);
+    }
     if let Some(shipping) = &request.shipping {
         let mut option = CreateCheckoutSessionShippingOptions::new();
         option.shipping_rate = Some(shipping.rate.as_str().to_owned());

@@ -1,6 +1,7 @@
 //! Small HTTP helpers shared by the handlers: reading the body, and error
 //! pages a person can read (HTML for browsers, plain text otherwise).
 
+use crate::lang::Lang;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
@@ -33,11 +34,16 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
 
 /// An error answer: a one-line message, as a small HTML page or plain text.
 pub fn error_response(status: StatusCode, message: &str, html: bool, back_link: Option<&str>) -> Response<Body> {
+    let title = status.canonical_reason().unwrap_or("Error");
+    page_response(status, &MessagePage { lang: Lang::En, title, paragraphs: &[message], back_link }, html)
+}
+
+/// A message page as HTML, or its paragraphs as plain text.
+pub fn page_response(status: StatusCode, page: &MessagePage<'_>, html: bool) -> Response<Body> {
     if html {
-        let title = status.canonical_reason().unwrap_or("Error");
-        return html_response(status, message_page(title, message, back_link));
+        return html_response(status, page.render());
     }
-    uncached(status, "text/plain; charset=utf-8", format!("{message}\n"))
+    uncached(status, "text/plain; charset=utf-8", format!("{}\n", page.paragraphs.join("\n")))
 }
 
 /// An HTML page answer, never cached (every page here is about one buyer or one moment).
@@ -72,10 +78,16 @@ const MESSAGE_STYLE: &str =
 /// pages and the local server's). `style` is CSS and `body` HTML, both
 /// trusted; the title is escaped here.
 pub fn html_document(title: &str, style: &str, body: &str) -> String {
+    html_document_in(Lang::En, title, style, body)
+}
+
+/// [`html_document`] in `lang`.
+pub fn html_document_in(lang: Lang, title: &str, style: &str, body: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title><style>{style}</style></head><body>{body}</body></html>\n",
+        lang.code(),
         escape_html(title)
     )
 }
@@ -83,12 +95,32 @@ pub fn html_document(title: &str, style: &str, body: &str) -> String {
 /// A short message page: a heading, one paragraph, and a link back to the
 /// tickets when `back_link` is a web URL.
 pub fn message_page(title: &str, message: &str, back_link: Option<&str>) -> String {
-    let back = back_link
-        .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
-        .map(|url| format!("<p><a href=\"{}\">Back to the tickets</a></p>", escape_html(url)))
-        .unwrap_or_default();
-    let body = format!("<h1>{}</h1><p>{}</p>{back}", escape_html(title), escape_html(message));
-    html_document(title, MESSAGE_STYLE, &body)
+    MessagePage { lang: Lang::En, title, paragraphs: &[message], back_link }.render()
+}
+
+/// A short page for a visitor: a heading, paragraphs of plain text, and a
+/// link back to the tickets when `back_link` is a web URL.
+pub struct MessagePage<'a> {
+    pub lang: Lang,
+    pub title: &'a str,
+    pub paragraphs: &'a [&'a str],
+    pub back_link: Option<&'a str>,
+}
+
+impl MessagePage<'_> {
+    pub fn render(&self) -> String {
+        let back = self
+            .back_link
+            .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+            .map(|url| {
+                let text = self.lang.pick("Back to the tickets", "チケットのページに戻る");
+                format!("<p><a href=\"{}\">{text}</a></p>", escape_html(url))
+            })
+            .unwrap_or_default();
+        let paragraphs: String = self.paragraphs.iter().map(|p| format!("<p>{}</p>", escape_html(p))).collect();
+        let body = format!("<h1>{}</h1>{paragraphs}{back}", escape_html(self.title));
+        html_document_in(self.lang, self.title, MESSAGE_STYLE, &body)
+    }
 }
 
 /// Escapes text for use in HTML content and in double- or single-quoted attributes.

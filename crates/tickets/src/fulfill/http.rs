@@ -3,6 +3,7 @@
 
 use super::machine::{FulfillFault, Outcome};
 use super::{Fulfill, pages};
+use crate::lang::Lang;
 use crate::web;
 use crate::webhook::{self, SignatureError};
 use http::{HeaderValue, Method, StatusCode, header};
@@ -176,6 +177,11 @@ impl Fulfill {
                 note.session_id = Some(id.clone());
                 self.notify_failure(&config, &id).await?
             }
+            "checkout.session.expired" => {
+                let id = event.session_id()?;
+                note.session_id = Some(id.clone());
+                self.expire(&config, &id).await?
+            }
             _ => Outcome::Ignored,
         };
         // A duplicate that finds the claim held answers non-2xx: if the holder
@@ -193,7 +199,9 @@ impl Fulfill {
             web::query_param(request, "session_id").filter(|id| is_session_id(id)).ok_or(FulfillError::BadSessionId)?;
         let config = self.config.current().await?;
         let outcome = self.fulfill(&config, &id).await?;
-        let response = pages::landing(&config, outcome).ok_or(FulfillError::BadSessionId)?;
+        let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        let lang = Lang::negotiate(web::query_param(request, "lang").as_deref(), accept_language, config.locale());
+        let response = pages::landing(&config, outcome, lang).ok_or(FulfillError::BadSessionId)?;
         Ok((response, Note { outcome, session_id: Some(id), event_type: None }))
     }
 }

@@ -5,6 +5,7 @@
 use super::Fulfill;
 use super::render::{self, outgoing};
 use crate::config::{Config, ConfigUnavailable};
+use crate::inventory::{HOLD_METADATA_KEY, Hold};
 use crate::ledger::{ClaimOutcome, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse};
 use crate::mail::MailFault;
 use crate::session::TICKET_METADATA_KEY;
@@ -35,6 +36,8 @@ pub enum Outcome {
     NoEmailAddress,
     /// Stripe has no such session.
     UnknownSession,
+    /// The session expired unpaid; its hold (if any) was given back.
+    Expired,
     /// An event type we do not handle.
     #[default]
     Ignored,
@@ -53,6 +56,7 @@ impl Outcome {
             Outcome::NotApplicable => "not_applicable",
             Outcome::NoEmailAddress => "no_email_address",
             Outcome::UnknownSession => "unknown_session",
+            Outcome::Expired => "expired",
             Outcome::Ignored => "ignored",
         }
     }
@@ -133,6 +137,7 @@ pub(super) fn answer_from_ledger(notice: Notice, existing: Option<&OrderRecord>)
 pub(super) fn next_action(notice: Notice, existing: Option<&OrderRecord>, session: &SessionView) -> NextAction {
     let settled = session.payment_status.is_settled();
     match notice {
+        Notice::Votekey if !settled && session.expired => NextAction::Answer(Outcome::Expired),
         Notice::Votekey if !settled => {
             let failed =
                 existing.is_some_and(|o| matches!(o.status, OrderStatus::Failed | OrderStatus::FailureClaimed));
@@ -177,6 +182,10 @@ impl Fulfill {
             return Ok(Outcome::UnknownSession);
         };
         let details = order_details(&session);
+        if notice == Notice::PaymentFailed && !session.payment_status.is_settled() {
+            // The delayed payment failed: its place goes back on sale.
+            self.release_session_hold(&session).await?;
+        }
         match next_action(notice, existing.as_ref(), &session) {
             NextAction::Answer(outcome) => Ok(outcome),
             NextAction::Record(outcome) => {
@@ -204,7 +213,11 @@ impl Fulfill {
         kept_votekey: Option<String>,
     ) -> Result<Outcome, FulfillFault> {
         let from = config.email().from.clone().ok_or(FulfillFault::NoSender)?;
-        let claim = match self.claim(config, notice, details, kept_votekey).await? {
+        let sale = match notice {
+            Notice::Votekey => self.hold_to_sell(session).await?,
+            Notice::PaymentFailed => None,
+        };
+        let claim = match self.claim(config, notice, details, kept_votekey, sale.as_ref()).await? {
             Ok(claim) => claim,
             Err(outcome) => return Ok(outcome),
         };
@@ -228,6 +241,7 @@ impl Fulfill {
         notice: Notice,
         details: &OrderDetails,
         kept_votekey: Option<String>,
+        sale: Option<&Hold>,
     ) -> Result<Result<Claim, Outcome>, FulfillFault> {
         // 21^8 keys make a collision rare; a few draws make it vanishing.
         const DRAWS: usize = 5;
@@ -246,7 +260,7 @@ impl Fulfill {
                 (Some(key), None) => VotekeyUse::Reserve(key),
             };
             let (_, already) = Outcome::of_notice(notice);
-            return Ok(match self.ledger.claim(details, notice, votekey_use, self.now(), lease).await? {
+            return Ok(match self.ledger.claim(details, notice, votekey_use, sale, self.now(), lease).await? {
                 ClaimOutcome::Claimed { token, expires_at } => Ok(Claim { token, expires_at, votekey }),
                 ClaimOutcome::VotekeyTaken => continue,
                 ClaimOutcome::AlreadySent => Err(already),
@@ -303,6 +317,7 @@ impl Fulfill {
 pub fn order_details(session: &SessionView) -> OrderDetails {
     let mut options = session.metadata.clone();
     let ticket = options.remove(TICKET_METADATA_KEY);
+    let hold_id = options.remove(HOLD_METADATA_KEY);
     OrderDetails {
         session_id: session.id.clone(),
         email: session.email.clone(),
@@ -315,6 +330,7 @@ pub fn order_details(session: &SessionView) -> OrderDetails {
         shipping_name: session.shipping.as_ref().map(|(name, _)| name.clone()),
         shipping_address: session.shipping.as_ref().map(|(_, a)| a.clone()),
         locale: session.locale.clone(),
+        hold_id,
     }
 }
 

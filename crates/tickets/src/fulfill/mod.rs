@@ -9,6 +9,7 @@
 //! email says (`render.rs`); and the pages a buyer sees (`pages.rs`). The
 //! claim/lease protocol itself is described in [`crate::ledger`].
 
+mod holds;
 mod http;
 mod machine;
 mod pages;
@@ -16,22 +17,19 @@ mod render;
 #[cfg(test)]
 mod tests;
 
+pub use holds::{SWEEP_GRACE_SECONDS, SweepReport};
 pub use http::FulfillError;
 pub use machine::{FulfillFault, Outcome, order_details, redact_emails};
 
 use crate::config::ConfigCache;
+use crate::inventory::Inventory;
 use crate::ledger::Ledger;
 use crate::mail::Mailer;
 use crate::stripe::Payments;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-/// Seconds since the Unix epoch; injectable so tests can move time.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64))
-}
+pub use crate::{Clock, system_clock};
 
 /// How long a claim lasts, and the most a send may take. The sender refuses
 /// to start a send unless `send_budget` still fits in its lease, so an
@@ -64,6 +62,7 @@ pub struct Fulfill {
     payments: Arc<dyn Payments>,
     ledger: Arc<dyn Ledger>,
     mailer: Arc<dyn Mailer>,
+    inventory: Option<Arc<dyn Inventory>>,
     clock: Clock,
     timing: ClaimTiming,
     draw_votekey: VotekeyDraw,
@@ -81,10 +80,18 @@ impl Fulfill {
             payments,
             ledger,
             mailer,
+            inventory: None,
             clock: system_clock(),
             timing: ClaimTiming::default(),
             draw_votekey: random_votekeys(),
         }
+    }
+
+    /// Where holds live (capacity): paid sessions sell theirs, expired and
+    /// failed ones give theirs back, and the sweeper runs.
+    pub fn with_inventory(mut self, inventory: Arc<dyn Inventory>) -> Fulfill {
+        self.inventory = Some(inventory);
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Fulfill {

@@ -6,6 +6,7 @@ use super::machine::{NextAction, answer_from_ledger, next_action};
 use super::*;
 use crate::config::Config;
 use crate::doubles::{LedgerOp, MemoryLedger, MemoryMailer, MemoryPayments, ScriptedSource};
+use crate::inventory::{CounterKey, HOLD_METADATA_KEY, Hold, HoldStatus, Inventory, Limit};
 use crate::ledger::{ClaimOutcome, Notice, OrderStatus, VotekeyUse};
 use crate::mail::MailFault;
 use crate::stripe::{PaymentStatus, PostalAddress, SessionLineItem, SessionView, StripeFault};
@@ -72,6 +73,8 @@ fn session(id: &str, payment_status: PaymentStatus) -> SessionView {
         id: id.into(),
         payment_status,
         complete: true,
+        expired: false,
+        created: T0 - 60,
         email: Some("ada@example.com".into()),
         name: Some("Ada Lovelace".into()),
         locale: Some("en".into()),
@@ -117,7 +120,8 @@ async fn a_live_claim_held_elsewhere_is_in_progress_and_sends_nothing() {
     let bed = Bed::new();
     bed.payments.put(paid("cs_test_2"));
     let details = order_details(&paid("cs_test_2"));
-    let held = bed.ledger.claim(&details, Notice::Votekey, VotekeyUse::Reserve("BBBBBBBB"), T0, 10).await.unwrap();
+    let held =
+        bed.ledger.claim(&details, Notice::Votekey, VotekeyUse::Reserve("BBBBBBBB"), None, T0, 10).await.unwrap();
     assert!(matches!(held, ClaimOutcome::Claimed { .. }));
     bed.at(T0 + 5);
     assert_eq!(bed.fulfil("cs_test_2").await.unwrap(), Outcome::InProgress);
@@ -129,7 +133,7 @@ async fn a_crashed_holders_claim_is_taken_over_after_its_lease_with_the_same_key
     let bed = Bed::new();
     bed.payments.put(paid("cs_test_3"));
     let details = order_details(&paid("cs_test_3"));
-    bed.ledger.claim(&details, Notice::Votekey, VotekeyUse::Reserve("CRASHEDK"), T0, 10).await.unwrap();
+    bed.ledger.claim(&details, Notice::Votekey, VotekeyUse::Reserve("CRASHEDK"), None, T0, 10).await.unwrap();
     bed.at(T0 + 11);
     assert_eq!(bed.fulfil("cs_test_3").await.unwrap(), Outcome::Emailed);
     assert_eq!(bed.votekey("cs_test_3").as_deref(), Some("CRASHEDK"));
@@ -243,7 +247,7 @@ async fn a_lease_that_runs_out_mid_send_leaves_the_order_to_its_new_claimant() {
         // The send hangs past the lease and another delivery takes the order over.
         clock.store(T0 + 30, Ordering::SeqCst);
         let key = ledger.orders()[0].votekey.clone().unwrap();
-        ledger.with_state(|s| s.claim(&details, Notice::Votekey, VotekeyUse::Keep(&key), T0 + 30, 10).unwrap());
+        ledger.with_state(|s| s.claim(&details, Notice::Votekey, VotekeyUse::Keep(&key), None, T0 + 30, 10).unwrap());
     });
     assert_eq!(bed.fulfil("cs_test_10").await.unwrap(), Outcome::Emailed);
     assert_eq!(bed.status("cs_test_10"), Some(OrderStatus::Claimed), "the late sender does not mark it");
@@ -306,10 +310,11 @@ fn the_next_action_table() {
     let settled = session("cs_test_t", PaymentStatus::NoPaymentRequired);
     let mut failed = crate::doubles::LedgerState::default();
     failed.record(&order_details(&unpaid), T0);
-    let token = match failed.claim(&order_details(&unpaid), Notice::PaymentFailed, VotekeyUse::None, T0, 10).unwrap() {
-        ClaimOutcome::Claimed { token, .. } => token,
-        other => panic!("{other:?}"),
-    };
+    let token =
+        match failed.claim(&order_details(&unpaid), Notice::PaymentFailed, VotekeyUse::None, None, T0, 10).unwrap() {
+            ClaimOutcome::Claimed { token, .. } => token,
+            other => panic!("{other:?}"),
+        };
     let failure_claimed = failed.get("cs_test_t");
     assert!(failed.complete("cs_test_t", Notice::PaymentFailed, &token, "m", T0));
     let failed = failed.get("cs_test_t");
@@ -352,11 +357,143 @@ async fn the_webhook_answers_each_outcome_with_its_status() {
     let ignored = bed.fulfill.handle(event("customer.created", "cs_test_w")).await;
     assert_eq!(answer(ignored), (200, "ignored".to_owned()));
     let details = order_details(&paid("cs_test_held"));
-    bed.ledger.claim(&details, Notice::Votekey, VotekeyUse::Reserve("HELDKEYS"), T0, 10).await.unwrap();
+    bed.ledger.claim(&details, Notice::Votekey, VotekeyUse::Reserve("HELDKEYS"), None, T0, 10).await.unwrap();
     bed.payments.put(paid("cs_test_held"));
     let held = bed.fulfill.handle(event("checkout.session.completed", "cs_test_held")).await;
     assert_eq!(answer(held), (409, "in_progress".to_owned()), "Stripe retries while another delivery holds the claim");
     let mut unsigned = lambda_http::Request::new(lambda_http::Body::Text("{}".into()));
     *unsigned.method_mut() = ::http::Method::POST;
     assert_eq!(bed.fulfill.handle(unsigned).await.status(), 400);
+}
+
+// ---------------------------------------------------------------- holds
+
+/// The bed with the ledger as inventory too, and a hold for `session` taken
+/// on the bronze ticket and its L shirt.
+fn bed_with_hold(session: SessionView) -> (Bed, Hold) {
+    let bed = Bed::new();
+    let inventory: Arc<dyn Inventory> = bed.ledger.clone();
+    let bed = bed.map(|f| f.with_inventory(inventory));
+    let limits = [
+        Limit { counter: CounterKey::stock("tshirt", "l"), capacity: 5 },
+        Limit { counter: CounterKey::group("hall"), capacity: 5 },
+    ];
+    let hold = Hold::new(&limits, T0 - 60, 35 * 60).unwrap();
+    bed.ledger.with_state(|s| s.inventory.reserve(&hold, &limits)).unwrap();
+    let mut session = session;
+    session.metadata.insert(HOLD_METADATA_KEY.into(), hold.id.clone());
+    bed.payments.put(session);
+    (bed, hold)
+}
+
+fn shirts(bed: &Bed) -> (u32, u32) {
+    let counts = bed.ledger.with_state(|s| s.inventory.counts(&[CounterKey::stock("tshirt", "l")]).remove(0));
+    (counts.held, counts.sold)
+}
+
+fn hold_status(bed: &Bed, hold: &Hold) -> HoldStatus {
+    bed.ledger.with_state(|s| s.inventory.hold(&hold.id)).unwrap().status
+}
+
+#[tokio::test]
+async fn a_paid_session_sells_its_hold_once_in_the_claim() {
+    let (bed, hold) = bed_with_hold(paid("cs_test_h1"));
+    assert_eq!(bed.fulfil("cs_test_h1").await.unwrap(), Outcome::Emailed);
+    assert_eq!((hold_status(&bed, &hold), shirts(&bed)), (HoldStatus::Sold, (0, 1)));
+    assert_eq!(bed.fulfil("cs_test_h1").await.unwrap(), Outcome::AlreadyEmailed);
+    assert_eq!(shirts(&bed), (0, 1), "a duplicate sells nothing");
+    let order = bed.ledger.orders().remove(0);
+    assert_eq!(order.details.hold_id.as_deref(), Some(hold.id.as_str()));
+    assert!(!order.details.options.contains_key(HOLD_METADATA_KEY), "the hold id is not an option");
+}
+
+#[tokio::test]
+async fn a_failed_claim_leaves_the_hold_held_for_the_retry() {
+    let (bed, hold) = bed_with_hold(paid("cs_test_h2"));
+    bed.ledger.fail(LedgerOp::Claim, 1);
+    assert!(bed.fulfil("cs_test_h2").await.is_err());
+    assert_eq!((hold_status(&bed, &hold), shirts(&bed)), (HoldStatus::Held, (1, 0)));
+    assert_eq!(bed.fulfil("cs_test_h2").await.unwrap(), Outcome::Emailed);
+    assert_eq!(shirts(&bed), (0, 1));
+}
+
+#[tokio::test]
+async fn a_delayed_payment_keeps_its_hold_until_it_fails() {
+    let (bed, hold) = bed_with_hold(session("cs_test_h3", PaymentStatus::Unpaid));
+    assert_eq!(bed.fulfil("cs_test_h3").await.unwrap(), Outcome::AwaitingPayment);
+    assert_eq!(hold_status(&bed, &hold), HoldStatus::Held);
+    assert_eq!(bed.notify_failure("cs_test_h3").await.unwrap(), Outcome::FailureEmailed);
+    assert_eq!((hold_status(&bed, &hold), shirts(&bed)), (HoldStatus::Released, (0, 0)));
+}
+
+#[tokio::test]
+async fn an_expired_session_gives_its_hold_back_once_and_only_when_stripe_says_so() {
+    let (bed, hold) = bed_with_hold(SessionView { complete: false, ..session("cs_test_h4", PaymentStatus::Unpaid) });
+    // The event claims expiry, Stripe says open: nothing moves.
+    assert_eq!(bed.fulfill.expire(&bed.config, "cs_test_h4").await.unwrap(), Outcome::NotApplicable);
+    assert_eq!(hold_status(&bed, &hold), HoldStatus::Held);
+    bed.payments.expire_session(bed.config.stripe_secret_key(), "cs_test_h4").await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(bed.fulfill.expire(&bed.config, "cs_test_h4").await.unwrap(), Outcome::Expired);
+    }
+    assert_eq!((hold_status(&bed, &hold), shirts(&bed)), (HoldStatus::Released, (0, 0)));
+    assert_eq!(bed.ledger.calls(LedgerOp::Release), 1, "the duplicate found it released");
+    // The buyer's old landing link now explains the expiry; no order is recorded.
+    assert_eq!(bed.fulfil("cs_test_h4").await.unwrap(), Outcome::Expired);
+    assert!(bed.ledger.orders().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_event_never_releases_a_sold_hold() {
+    let (bed, hold) = bed_with_hold(paid("cs_test_h5"));
+    bed.fulfil("cs_test_h5").await.unwrap();
+    let session = bed.payments.retrieve_session(bed.config.stripe_secret_key(), "cs_test_h5").await.unwrap();
+    bed.payments.put(SessionView { expired: true, ..session.unwrap() });
+    bed.fulfill.expire(&bed.config, "cs_test_h5").await.unwrap();
+    assert_eq!((hold_status(&bed, &hold), shirts(&bed)), (HoldStatus::Sold, (0, 1)));
+}
+
+#[tokio::test]
+async fn the_sweeper_expires_open_sessions_past_expiry_and_releases_their_holds() {
+    let (bed, hold) = bed_with_hold(SessionView { complete: false, ..session("cs_test_s1", PaymentStatus::Unpaid) });
+    assert_eq!(bed.fulfill.sweep().await.unwrap(), SweepReport::default(), "nothing is due before expiry");
+    bed.at(hold.expires_at + SWEEP_GRACE_SECONDS + 1);
+    let report = bed.fulfill.sweep().await.unwrap();
+    assert_eq!(report, SweepReport { checked: 1, released: 1, expired_now: 1, ..SweepReport::default() });
+    assert_eq!(bed.payments.expirations(), ["cs_test_s1"]);
+    assert_eq!((hold_status(&bed, &hold), shirts(&bed)), (HoldStatus::Released, (0, 0)));
+    assert_eq!(bed.fulfill.sweep().await.unwrap().checked, 0);
+}
+
+#[tokio::test]
+async fn the_sweeper_fulfils_paid_sessions_keeps_pending_ones_and_releases_orphans() {
+    let (bed, paid_hold) = bed_with_hold(paid("cs_test_s2"));
+    let pending = session("cs_test_s3", PaymentStatus::Unpaid);
+    let limits = [Limit { counter: CounterKey::stock("tshirt", "l"), capacity: 5 }];
+    let pending_hold = Hold::new(&limits, T0 - 30, 35 * 60).unwrap();
+    let orphan = Hold::new(&limits, T0 - 20, 35 * 60).unwrap();
+    bed.ledger.with_state(|s| {
+        s.inventory.reserve(&pending_hold, &limits).unwrap();
+        s.inventory.reserve(&orphan, &limits).unwrap();
+    });
+    let mut pending = pending;
+    pending.metadata.insert(HOLD_METADATA_KEY.into(), pending_hold.id.clone());
+    bed.payments.put(pending);
+    bed.at(T0 + 35 * 60 + SWEEP_GRACE_SECONDS + 1);
+    let report = bed.fulfill.sweep().await.unwrap();
+    assert_eq!(report, SweepReport { checked: 3, released: 1, fulfilled: 1, kept: 1, ..SweepReport::default() });
+    assert_eq!(hold_status(&bed, &paid_hold), HoldStatus::Sold);
+    assert_eq!(hold_status(&bed, &pending_hold), HoldStatus::Held);
+    assert_eq!(hold_status(&bed, &orphan), HoldStatus::Released);
+    assert_eq!(bed.mailer.sent().len(), 1, "the missed webhook's email went out");
+    assert!(bed.payments.expirations().is_empty(), "complete sessions are not expired");
+}
+
+#[tokio::test]
+async fn a_sweep_that_cannot_reach_stripe_releases_nothing() {
+    let (bed, hold) = bed_with_hold(SessionView { complete: false, ..session("cs_test_s4", PaymentStatus::Unpaid) });
+    bed.at(hold.expires_at + SWEEP_GRACE_SECONDS + 1);
+    bed.payments.fail_next(StripeFault::Timeout);
+    assert!(bed.fulfill.sweep().await.is_err());
+    assert_eq!(hold_status(&bed, &hold), HoldStatus::Held);
 }

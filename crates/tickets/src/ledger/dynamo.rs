@@ -6,6 +6,7 @@ use super::{
     ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, claim_token, refusal,
 };
 use crate::BoxFuture;
+use crate::inventory::Hold;
 use crate::stripe::PostalAddress;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -23,20 +24,20 @@ impl DynamoLedger {
     }
 }
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 fn order_key(session_id: &str) -> AttributeValue {
     AttributeValue::S(format!("session#{session_id}"))
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
-fn n(v: i64) -> AttributeValue {
+pub(crate) fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+pub(crate) fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     what: &str,
     e: SdkError<E, R>,
 ) -> LedgerFault {
@@ -77,6 +78,7 @@ impl Assignments {
             ("currency", &d.currency),
             ("shipping_name", &d.shipping_name),
             ("locale", &d.locale),
+            ("hold_id", &d.hold_id),
         ];
         for (attribute, value) in optional {
             if let Some(v) = value {
@@ -112,10 +114,10 @@ impl Assignments {
     }
 }
 
-fn text(item: &Item, key: &str) -> Option<String> {
+pub(crate) fn text(item: &Item, key: &str) -> Option<String> {
     item.get(key).and_then(|v| v.as_s().ok()).cloned()
 }
-fn number(item: &Item, key: &str) -> Option<i64> {
+pub(crate) fn number(item: &Item, key: &str) -> Option<i64> {
     item.get(key).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
@@ -152,6 +154,7 @@ fn record_from_item(item: &Item) -> Option<OrderRecord> {
             shipping_name: text(item, "shipping_name"),
             shipping_address: address,
             locale: text(item, "locale"),
+            hold_id: text(item, "hold_id"),
         },
         status: OrderStatus::parse(&text(item, "status")?)?,
         votekey: text(item, "votekey"),
@@ -251,12 +254,14 @@ impl DynamoLedger {
         }
     }
 
-    /// The claim and the new votekey's reservation in one transaction.
-    async fn claim_reserving(
+    /// The claim with the new votekey's reservation and the hold's sale, in
+    /// one transaction.
+    async fn claim_in_transaction(
         &self,
         write: ClaimWrite,
         details: &OrderDetails,
-        key: &str,
+        reserve: Option<&str>,
+        sale: Vec<TransactWriteItem>,
         notice: Notice,
         now: i64,
     ) -> Result<Option<ClaimOutcome>, LedgerFault> {
@@ -272,22 +277,21 @@ impl DynamoLedger {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| LedgerFault(format!("building the claim: {e}")))?;
-        let reservation = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(format!("votekey#{key}")))
-            .item("kind", s("votekey"))
-            .item("session_id", s(&details.session_id))
-            .item("created_at", n(now))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| LedgerFault(format!("building the reservation: {e}")))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(reservation).build())
-            .send()
-            .await;
+        let mut writes = vec![TransactWriteItem::builder().update(update).build()];
+        if let Some(key) = reserve {
+            let reservation = Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(format!("votekey#{key}")))
+                .item("kind", s("votekey"))
+                .item("session_id", s(&details.session_id))
+                .item("created_at", n(now))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| LedgerFault(format!("building the reservation: {e}")))?;
+            writes.push(TransactWriteItem::builder().put(reservation).build());
+        }
+        writes.extend(sale);
+        let result = self.client.transact_write_items().set_transact_items(Some(writes)).send().await;
         let Err(e) = result else { return Ok(None) };
         let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
             return Err(fault("TransactWriteItems (claim)", e));
@@ -299,8 +303,12 @@ impl DynamoLedger {
             Ok(Some(ClaimOutcome::InProgress))
         } else if failed(0) {
             Ok(Some(self.refused(notice, reasons.first().and_then(|r| r.item.as_ref()), now)))
-        } else if failed(1) {
+        } else if reserve.is_some() && failed(1) {
             Ok(Some(ClaimOutcome::VotekeyTaken))
+        } else if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
+            // The hold moved since it was read (sold or released by another
+            // delivery): the next attempt reads it again.
+            Ok(Some(ClaimOutcome::InProgress))
         } else {
             Err(LedgerFault(format!("TransactWriteItems (claim) cancelled: {reasons:?}")))
         }
@@ -348,6 +356,7 @@ impl Ledger for DynamoLedger {
         details: &'a OrderDetails,
         notice: Notice,
         votekey: VotekeyUse<'a>,
+        sale: Option<&'a Hold>,
         now: i64,
         lease_seconds: i64,
     ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>> {
@@ -355,11 +364,20 @@ impl Ledger for DynamoLedger {
             let token = claim_token()?;
             let expires_at = now + lease_seconds;
             let write = claim_write(details, notice, votekey, &token, now, expires_at);
-            let refused = match votekey {
-                // A new votekey: claim the order and reserve the key atomically.
-                VotekeyUse::Reserve(key) => self.claim_reserving(write, details, key, notice, now).await?,
-                // No new votekey to reserve: one conditional update suffices.
-                VotekeyUse::None | VotekeyUse::Keep(_) => self.claim_alone(write, details, notice, now).await?,
+            let sale = match sale {
+                Some(hold) => crate::inventory::sale_writes(&self.table, hold, now)?,
+                None => Vec::new(),
+            };
+            let reserve = match votekey {
+                VotekeyUse::Reserve(key) => Some(key),
+                VotekeyUse::None | VotekeyUse::Keep(_) => None,
+            };
+            let refused = if reserve.is_none() && sale.is_empty() {
+                // Nothing else to write: one conditional update suffices.
+                self.claim_alone(write, details, notice, now).await?
+            } else {
+                // A new votekey and/or a sale: atomically with the claim.
+                self.claim_in_transaction(write, details, reserve, sale, notice, now).await?
             };
             Ok(refused.unwrap_or(ClaimOutcome::Claimed { token, expires_at }))
         })

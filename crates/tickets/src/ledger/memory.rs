@@ -9,6 +9,8 @@ use super::{
     ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, claim_token,
 };
 use crate::BoxFuture;
+use crate::inventory::memory::InventoryState;
+use crate::inventory::{CounterKey, Counts, Hold, HoldStatus, Inventory, Limit, Reservation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -22,6 +24,9 @@ pub struct LedgerState {
     /// votekey → the session that holds it.
     #[serde(default)]
     votekeys: BTreeMap<String, String>,
+    /// Capacity counters and holds.
+    #[serde(default)]
+    pub inventory: InventoryState,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,9 +85,11 @@ impl LedgerState {
         details: &OrderDetails,
         notice: Notice,
         votekey: VotekeyUse<'_>,
+        sale: Option<&Hold>,
         now: i64,
         lease_seconds: i64,
     ) -> Result<ClaimOutcome, LedgerFault> {
+        let sale = sale.filter(|hold| hold.status != HoldStatus::Sold);
         let (claimed, _) = notice.statuses();
         if let Some(order) = self.orders.get(&details.session_id) {
             let record = &order.record;
@@ -103,6 +110,13 @@ impl LedgerState {
             && self.votekeys.contains_key(key)
         {
             return Ok(ClaimOutcome::VotekeyTaken);
+        }
+        if sale.is_some_and(|hold| !self.inventory.can_sell(hold)) {
+            // The hold moved since it was read: the next attempt reads it again.
+            return Ok(ClaimOutcome::InProgress);
+        }
+        if let Some(hold) = sale {
+            self.inventory.sell(hold);
         }
         let token = claim_token()?;
         let expires_at = now + lease_seconds;
@@ -144,6 +158,9 @@ pub enum LedgerOp {
     Record,
     Claim,
     Complete,
+    Reserve,
+    Release,
+    InventoryRead,
 }
 
 /// The in-memory ledger double: [`LedgerState`] behind a mutex, with
@@ -198,6 +215,9 @@ fn op_name(op: LedgerOp) -> &'static str {
         LedgerOp::Record => "record",
         LedgerOp::Claim => "claim",
         LedgerOp::Complete => "complete",
+        LedgerOp::Reserve => "reserve",
+        LedgerOp::Release => "release",
+        LedgerOp::InventoryRead => "inventory_read",
     }
 }
 
@@ -223,10 +243,11 @@ impl Ledger for MemoryLedger {
         details: &'a OrderDetails,
         notice: Notice,
         votekey: VotekeyUse<'a>,
+        sale: Option<&'a Hold>,
         now: i64,
         lease_seconds: i64,
     ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>> {
-        Box::pin(async move { self.enter(LedgerOp::Claim)?.claim(details, notice, votekey, now, lease_seconds) })
+        Box::pin(async move { self.enter(LedgerOp::Claim)?.claim(details, notice, votekey, sale, now, lease_seconds) })
     }
 
     fn complete<'a>(
@@ -240,6 +261,28 @@ impl Ledger for MemoryLedger {
         Box::pin(
             async move { Ok(self.enter(LedgerOp::Complete)?.complete(session_id, notice, token, message_id, now)) },
         )
+    }
+}
+
+impl Inventory for MemoryLedger {
+    fn reserve<'a>(&'a self, hold: &'a Hold, limits: &'a [Limit]) -> BoxFuture<'a, Result<Reservation, LedgerFault>> {
+        Box::pin(async move { self.enter(LedgerOp::Reserve)?.inventory.reserve(hold, limits) })
+    }
+
+    fn release<'a>(&'a self, hold: &'a Hold, _now: i64) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::Release)?.inventory.release(&hold.id)) })
+    }
+
+    fn hold<'a>(&'a self, hold_id: &'a str) -> BoxFuture<'a, Result<Option<Hold>, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::InventoryRead)?.inventory.hold(hold_id)) })
+    }
+
+    fn counts<'a>(&'a self, counters: &'a [CounterKey]) -> BoxFuture<'a, Result<Vec<Counts>, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::InventoryRead)?.inventory.counts(counters)) })
+    }
+
+    fn expired_holds<'a>(&'a self, now: i64, max: usize) -> BoxFuture<'a, Result<Vec<Hold>, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::InventoryRead)?.inventory.expired_holds(now, max)) })
     }
 }
 
@@ -278,11 +321,11 @@ mod tests {
         assert_eq!(ledger.get("cs_test_1"), None);
         ledger.record(&d, 100);
         assert_eq!(ledger.get("cs_test_1").unwrap().status, OrderStatus::Pending);
-        let first = ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("BCDFGHJK"), 100, 10).unwrap();
+        let first = ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("BCDFGHJK"), None, 100, 10).unwrap();
         assert!(matches!(first, ClaimOutcome::Claimed { expires_at: 110, .. }));
         let token = claimed(first);
         // A concurrent delivery finds the live claim.
-        let second = ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("LMNPQRST"), 105, 10).unwrap();
+        let second = ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("LMNPQRST"), None, 105, 10).unwrap();
         assert_eq!(second, ClaimOutcome::InProgress);
         assert!(!ledger.complete("cs_test_1", Notice::Votekey, "wrong", "m", 106));
         assert!(ledger.complete("cs_test_1", Notice::Votekey, &token, "msg-1", 106));
@@ -291,7 +334,7 @@ mod tests {
         assert_eq!(record.votekey.as_deref(), Some("BCDFGHJK"));
         assert_eq!((record.message_id.as_deref(), record.emailed_at), (Some("msg-1"), Some(106)));
         assert_eq!(record.details.shipping_address, d.shipping_address);
-        let again = ledger.claim(&d, Notice::Votekey, VotekeyUse::Keep("BCDFGHJK"), 200, 10).unwrap();
+        let again = ledger.claim(&d, Notice::Votekey, VotekeyUse::Keep("BCDFGHJK"), None, 200, 10).unwrap();
         assert_eq!(again, ClaimOutcome::AlreadySent);
     }
 
@@ -299,11 +342,11 @@ mod tests {
     fn expired_claims_are_taken_over_with_the_same_key() {
         let mut ledger = LedgerState::default();
         let d = details("cs_test_2");
-        let first = claimed(ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("BBBBBBBB"), 100, 10).unwrap());
+        let first = claimed(ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("BBBBBBBB"), None, 100, 10).unwrap());
         // Expired: a fresh key is refused (the order holds one), the kept key wins.
-        let fresh = ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("CCCCCCCC"), 111, 10).unwrap();
+        let fresh = ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("CCCCCCCC"), None, 111, 10).unwrap();
         assert_eq!(fresh, ClaimOutcome::InProgress);
-        let second = claimed(ledger.claim(&d, Notice::Votekey, VotekeyUse::Keep("BBBBBBBB"), 111, 10).unwrap());
+        let second = claimed(ledger.claim(&d, Notice::Votekey, VotekeyUse::Keep("BBBBBBBB"), None, 111, 10).unwrap());
         assert!(!ledger.complete("cs_test_2", Notice::Votekey, &first, "late", 112));
         assert!(ledger.complete("cs_test_2", Notice::Votekey, &second, "m", 112));
     }
@@ -311,8 +354,10 @@ mod tests {
     #[test]
     fn votekeys_are_unique_across_orders() {
         let mut ledger = LedgerState::default();
-        claimed(ledger.claim(&details("cs_test_a"), Notice::Votekey, VotekeyUse::Reserve("DDDDDDDD"), 1, 10).unwrap());
-        let other = ledger.claim(&details("cs_test_b"), Notice::Votekey, VotekeyUse::Reserve("DDDDDDDD"), 1, 10);
+        claimed(
+            ledger.claim(&details("cs_test_a"), Notice::Votekey, VotekeyUse::Reserve("DDDDDDDD"), None, 1, 10).unwrap(),
+        );
+        let other = ledger.claim(&details("cs_test_b"), Notice::Votekey, VotekeyUse::Reserve("DDDDDDDD"), None, 1, 10);
         assert_eq!(other.unwrap(), ClaimOutcome::VotekeyTaken);
         // The losing order was not written.
         assert_eq!(ledger.get("cs_test_b"), None);
@@ -323,11 +368,11 @@ mod tests {
         let mut ledger = LedgerState::default();
         let d = details("cs_test_f");
         ledger.record(&d, 1);
-        let token = claimed(ledger.claim(&d, Notice::PaymentFailed, VotekeyUse::None, 2, 10).unwrap());
+        let token = claimed(ledger.claim(&d, Notice::PaymentFailed, VotekeyUse::None, None, 2, 10).unwrap());
         assert!(ledger.complete("cs_test_f", Notice::PaymentFailed, &token, "m", 3));
-        let paid_after = ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("FFFFFFFF"), 4, 10).unwrap();
+        let paid_after = ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("FFFFFFFF"), None, 4, 10).unwrap();
         assert_eq!(paid_after, ClaimOutcome::NotApplicable(OrderStatus::Failed));
-        let again = ledger.claim(&d, Notice::PaymentFailed, VotekeyUse::None, 4, 10).unwrap();
+        let again = ledger.claim(&d, Notice::PaymentFailed, VotekeyUse::None, None, 4, 10).unwrap();
         assert_eq!(again, ClaimOutcome::AlreadySent);
     }
 
@@ -335,7 +380,7 @@ mod tests {
     fn the_state_round_trips_through_json_with_the_ledger_attribute_names() {
         let mut ledger = LedgerState::default();
         let d = details("cs_test_json");
-        let token = claimed(ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("GGGGGGGG"), 5, 10).unwrap());
+        let token = claimed(ledger.claim(&d, Notice::Votekey, VotekeyUse::Reserve("GGGGGGGG"), None, 5, 10).unwrap());
         let json = serde_json::to_value(&ledger).unwrap();
         let order = &json["orders"]["cs_test_json"];
         assert_eq!(order["status"], "claimed");
