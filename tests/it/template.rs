@@ -147,34 +147,56 @@ fn log_group_with_retention(t: &J, reference: Option<&J>, what: &str) -> Result<
 
 const FUNCTIONS: [(&str, &str, u64); 2] = [("CheckoutFunction", "checkout", 10), ("FulfillFunction", "fulfill", 15)];
 
-/// POST /checkout -> checkout; POST and GET /fulfill -> fulfill; nothing
-/// else reaches either function. The one HTTP API is throttled and logged.
+/// Every function event: (function, event name, event).
+fn events(t: &J) -> Vec<(&str, &str, &J)> {
+    let mut out = Vec::new();
+    for (id, function) in of_type(t, "AWS::Serverless::Function") {
+        for (name, event) in at(function, &["Properties", "Events"]).and_then(J::as_object).into_iter().flatten() {
+            out.push((id, name.as_str(), event));
+        }
+    }
+    out
+}
+
+/// The one event that is not an HTTP route: the hold sweeper's schedule
+/// (checked by `check_sweep`).
+const SWEEP: (&str, &str) = ("FulfillFunction", "Sweep");
+
+/// The HTTP API's routes as (METHOD, /path, function). Every event but the
+/// sweeper's schedule must be an HttpApi route on TicketsApi, payload 2.0.
+fn routes(t: &J) -> Result<BTreeSet<(String, String, String)>, String> {
+    let mut routes = BTreeSet::new();
+    for (id, name, event) in events(t) {
+        if (id, name) == SWEEP && event["Type"] == "Schedule" {
+            continue;
+        }
+        let props = &event["Properties"];
+        ensure(event["Type"] == "HttpApi", || {
+            format!("{id}.{name}: event type {} (only HttpApi routes, and the Sweep schedule)", event["Type"])
+        })?;
+        ensure(is_ref(props.get("ApiId"), "TicketsApi"), || format!("{id}.{name}: ApiId is not !Ref TicketsApi"))?;
+        ensure(props["PayloadFormatVersion"] == "2.0", || {
+            format!("{id}.{name}: PayloadFormatVersion must be \"2.0\"")
+        })?;
+        let method = props["Method"].as_str().unwrap_or("").to_ascii_uppercase();
+        let path = props["Path"].as_str().unwrap_or("").to_owned();
+        routes.insert((method, path, id.to_owned()));
+    }
+    Ok(routes)
+}
+
+/// POST /checkout and GET /availability -> checkout; POST and GET /fulfill
+/// -> fulfill; nothing else reaches either function (GET /checkout is not
+/// routed). The one HTTP API is throttled and logged.
 fn check_routes(t: &J) -> Result<(), String> {
     let apis = of_type(t, "AWS::Serverless::HttpApi");
     ensure(apis.len() == 1 && apis[0].0 == "TicketsApi", || {
         format!("expected exactly one AWS::Serverless::HttpApi named TicketsApi, found {apis:?}")
     })?;
-    let mut routes = BTreeSet::new();
-    for (id, function) in of_type(t, "AWS::Serverless::Function") {
-        let Some(events) = at(function, &["Properties", "Events"]).and_then(J::as_object) else {
-            continue;
-        };
-        for (name, event) in events {
-            let props = &event["Properties"];
-            ensure(event["Type"] == "HttpApi", || {
-                format!("{id}.{name}: event type {} (only HttpApi routes)", event["Type"])
-            })?;
-            ensure(is_ref(props.get("ApiId"), "TicketsApi"), || format!("{id}.{name}: ApiId is not !Ref TicketsApi"))?;
-            ensure(props["PayloadFormatVersion"] == "2.0", || {
-                format!("{id}.{name}: PayloadFormatVersion must be \"2.0\"")
-            })?;
-            let method = props["Method"].as_str().unwrap_or("").to_ascii_uppercase();
-            let path = props["Path"].as_str().unwrap_or("").to_owned();
-            routes.insert((method, path, id.to_owned()));
-        }
-    }
+    let routes = routes(t)?;
     let expected: BTreeSet<(String, String, String)> = [
         ("POST", "/checkout", "CheckoutFunction"),
+        ("GET", "/availability", "CheckoutFunction"),
         ("POST", "/fulfill", "FulfillFunction"),
         ("GET", "/fulfill", "FulfillFunction"),
     ]
@@ -195,6 +217,97 @@ fn check_routes(t: &J) -> Result<(), String> {
         at(api, &["AccessLogSettings", "Format"]).and_then(J::as_str).is_some_and(|f| f.contains("$context.requestId")),
         || "TicketsApi AccessLogSettings.Format is missing".to_owned(),
     )
+}
+
+/// A throttling limit as the range of values it can take: a literal number,
+/// or `!Ref` of a Number parameter with MinValue, MaxValue and a Default
+/// between them.
+fn limit_range(t: &J, v: Option<&J>, what: &str) -> Result<(f64, f64), String> {
+    let number = |v: Option<&J>| v.and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+    if let Some(n) = number(v) {
+        return Ok((n, n));
+    }
+    let name = v.and_then(|v| v.get("Ref")).and_then(J::as_str).ok_or_else(|| format!("{what}: not set"))?;
+    let p = at(t, &["Parameters", name]).ok_or_else(|| format!("{what}: !Ref {name} is not a parameter"))?;
+    ensure(p["Type"] == "Number", || format!("{what}: parameter {name} must be Type Number"))?;
+    let (min, max, default) = (number(p.get("MinValue")), number(p.get("MaxValue")), number(p.get("Default")));
+    match (min, max, default) {
+        (Some(min), Some(max), Some(d)) if min <= d && d <= max => Ok((min, max)),
+        _ => Err(format!("{what}: parameter {name} needs MinValue <= Default <= MaxValue")),
+    }
+}
+
+/// Per-route throttling for a ticket drop. Each RouteSettings key names an
+/// existing route (otherwise the deployment fails); the checkout, availability
+/// and webhook routes have both limits; no route is throttled below the
+/// DefaultRouteSettings floor, and no burst is below its rate. POST /checkout:
+/// a burst for a whole 200-person party in one second, a rate no higher
+/// than Stripe's live limit (100 requests/s). All within the account's HTTP
+/// API limits (10,000 requests/s, bursts of 5,000). No function reserves
+/// (and so caps) its concurrency.
+fn check_throttling(t: &J) -> Result<(), String> {
+    let api = &resource(t, "TicketsApi")?["Properties"];
+    let floor_rate = limit_range(t, at(api, &["DefaultRouteSettings", "ThrottlingRateLimit"]), "default rate")?.1;
+    let floor_burst = limit_range(t, at(api, &["DefaultRouteSettings", "ThrottlingBurstLimit"]), "default burst")?.1;
+    let settings =
+        api.get("RouteSettings").and_then(J::as_object).ok_or("TicketsApi has no per-route RouteSettings")?;
+    let keys: BTreeSet<String> = routes(t)?.into_iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+    for key in settings.keys() {
+        ensure(keys.contains(key), || format!("RouteSettings {key:?} names no route (routes: {keys:?})"))?;
+    }
+    for key in ["POST /checkout", "GET /availability", "POST /fulfill"] {
+        ensure(settings.contains_key(key), || format!("RouteSettings has no {key:?}"))?;
+    }
+    for (key, s) in settings {
+        let rate = limit_range(t, s.get("ThrottlingRateLimit"), &format!("{key} ThrottlingRateLimit"))?;
+        let burst = limit_range(t, s.get("ThrottlingBurstLimit"), &format!("{key} ThrottlingBurstLimit"))?;
+        ensure(rate.0 >= floor_rate && burst.0 >= floor_burst, || {
+            format!("{key}: limits {rate:?}/{burst:?} can go below the default {floor_rate}/{floor_burst}")
+        })?;
+        ensure(burst.0 >= rate.1, || format!("{key}: burst {burst:?} can be below the rate {rate:?}"))?;
+        ensure(rate.1 <= 10_000.0 && burst.1 <= 5_000.0, || {
+            format!("{key}: {rate:?}/{burst:?} above the account's HTTP API limits (10000/s, bursts of 5000)")
+        })?;
+        if key == "POST /checkout" {
+            ensure(rate.1 <= 100.0, || format!("{key}: rate {rate:?} can exceed Stripe's 100 requests/s"))?;
+            ensure(burst.0 >= 200.0, || format!("{key}: burst {burst:?} can be below a 200-person party"))?;
+        }
+    }
+    for (id, f) in of_type(t, "AWS::Serverless::Function") {
+        ensure(at(f, &["Properties", "ReservedConcurrentExecutions"]).is_none(), || {
+            format!("{id}: ReservedConcurrentExecutions would cap the function during a ticket drop")
+        })?;
+    }
+    Ok(())
+}
+
+/// The hold sweeper: the only scheduled event, FulfillFunction.Sweep, an
+/// enabled EventBridge schedule every 5 minutes (by default) with a
+/// description and the standard Scheduled Event payload (no custom input).
+fn check_sweep(t: &J) -> Result<(), String> {
+    let scheduled: Vec<(&str, &str)> =
+        events(t).into_iter().filter(|(_, _, e)| e["Type"] != "HttpApi").map(|(id, n, _)| (id, n)).collect();
+    ensure(scheduled == [SWEEP], || format!("non-HTTP events {scheduled:?}, expected only {SWEEP:?}"))?;
+    let event = &resource(t, SWEEP.0)?["Properties"]["Events"][SWEEP.1];
+    ensure(event["Type"] == "Schedule", || format!("Sweep: Type {} (expected Schedule)", event["Type"]))?;
+    let p = &event["Properties"];
+    let schedule = match p.get("Schedule") {
+        Some(J::String(s)) => s.as_str(),
+        Some(r) if r.get("Ref").is_some() => {
+            let name = r["Ref"].as_str().unwrap_or("");
+            let param = at(t, &["Parameters", name]).ok_or_else(|| format!("Sweep: !Ref {name} is not a parameter"))?;
+            ensure(param.get("AllowedPattern").is_some(), || format!("parameter {name} needs an AllowedPattern"))?;
+            param["Default"].as_str().unwrap_or("")
+        }
+        _ => "",
+    };
+    ensure(schedule == "rate(5 minutes)", || format!("Sweep: schedule {schedule:?} (expected rate(5 minutes))"))?;
+    ensure(p["Enabled"] == true || p["State"] == "ENABLED", || "Sweep: must be enabled".to_owned())?;
+    ensure(p["Description"].as_str().is_some_and(|d| !d.is_empty()), || "Sweep: Description missing".to_owned())?;
+    for key in ["Input", "InputPath", "InputTransformer"] {
+        ensure(p.get(key).is_none(), || format!("Sweep: {key} set; the function expects the standard payload"))?;
+    }
+    Ok(())
 }
 
 /// Both functions: provided.al2023 on arm64, bootstrap handler, built by
@@ -243,20 +356,19 @@ fn check_env(t: &J) -> Result<(), String> {
             format!("{id}: CONFIG_PARAMETER must be !Ref ConfigParameterName")
         })?;
         ensure(vars.contains_key("CONFIG_TTL_SECONDS"), || format!("{id}: CONFIG_TTL_SECONDS missing"))?;
-        let wants_table = id == "FulfillFunction";
-        ensure(vars.contains_key("ORDERS_TABLE") == wants_table, || {
-            format!("{id}: ORDERS_TABLE present = {}, expected {wants_table}", !wants_table)
+        // checkout keeps the ticket counters and holds there too.
+        ensure(is_ref(vars.get("ORDERS_TABLE"), "OrdersTable"), || {
+            format!("{id}: ORDERS_TABLE must be !Ref OrdersTable")
         })?;
-        if wants_table {
-            ensure(is_ref(vars.get("ORDERS_TABLE"), "OrdersTable"), || {
-                format!("{id}: ORDERS_TABLE must be !Ref OrdersTable")
-            })?;
-        }
     }
     Ok(())
 }
 
-/// The orders table outlives the stack, is on-demand and has PITR.
+/// The sparse index of open holds the sweeper queries.
+const OPEN_HOLDS: &str = "open-holds";
+
+/// The orders table outlives the stack, is on-demand and has PITR, and has
+/// the sparse open-holds index (hold_state, expires_at; all attributes).
 fn check_table(t: &J) -> Result<(), String> {
     let tables = of_type(t, "AWS::DynamoDB::Table");
     ensure(tables.len() == 1 && tables[0].0 == "OrdersTable", || {
@@ -273,9 +385,25 @@ fn check_table(t: &J) -> Result<(), String> {
     ensure(p["KeySchema"] == json!([{"AttributeName": "pk", "KeyType": "HASH"}]), || {
         format!("OrdersTable KeySchema {}", p["KeySchema"])
     })?;
-    ensure(p["AttributeDefinitions"] == json!([{"AttributeName": "pk", "AttributeType": "S"}]), || {
-        format!("OrdersTable AttributeDefinitions {}", p["AttributeDefinitions"])
-    })
+    // Exactly the key attributes of the table and its index (CloudFormation
+    // rejects a definition that no key uses).
+    let defined: BTreeSet<String> =
+        p["AttributeDefinitions"].as_array().into_iter().flatten().map(J::to_string).collect();
+    let expected: BTreeSet<String> = [("pk", "S"), ("hold_state", "S"), ("expires_at", "N")]
+        .map(|(n, ty)| json!({"AttributeName": n, "AttributeType": ty}).to_string())
+        .into();
+    ensure(defined == expected, || format!("OrdersTable AttributeDefinitions {}", p["AttributeDefinitions"]))?;
+    let indexes = p["GlobalSecondaryIndexes"].as_array().map(Vec::as_slice).unwrap_or_default();
+    ensure(indexes.len() == 1 && indexes[0]["IndexName"] == OPEN_HOLDS, || {
+        format!("OrdersTable needs exactly one GSI, {OPEN_HOLDS}: {}", p["GlobalSecondaryIndexes"])
+    })?;
+    let gsi = &indexes[0];
+    let key = json!([{"AttributeName": "hold_state", "KeyType": "HASH"}, {"AttributeName": "expires_at", "KeyType": "RANGE"}]);
+    ensure(gsi["KeySchema"] == key, || format!("{OPEN_HOLDS} KeySchema {} (expected {key})", gsi["KeySchema"]))?;
+    ensure(gsi["Projection"] == json!({"ProjectionType": "ALL"}), || {
+        format!("{OPEN_HOLDS} Projection {} (expected ALL)", gsi["Projection"])
+    })?;
+    ensure(gsi.get("ProvisionedThroughput").is_none(), || format!("{OPEN_HOLDS}: on demand, no ProvisionedThroughput"))
 }
 
 /// One IAM policy statement and the `Fn::If` conditions it sits under.
@@ -437,6 +565,20 @@ fn check_resource_leaf(t: &J, owner: &str, leaf: &J) -> Result<(), String> {
                     if s.contains('*') {
                         return err("contains '*'".into());
                     }
+                    // One index of a table in this template:
+                    // ${Table.Arn}/index/<literal name>.
+                    if let Some(rest) = s.strip_prefix("${") {
+                        let (var, tail) = rest.split_once('}').unwrap_or_default();
+                        let table = var.strip_suffix(".Arn").and_then(|id| resources(t).get(id));
+                        let index = tail.strip_prefix("/index/").unwrap_or_default();
+                        let literal = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+                        return ensure(
+                            table.is_some_and(|r| rtype(r) == "AWS::DynamoDB::Table")
+                                && !index.is_empty()
+                                && index.chars().all(literal),
+                            || format!("{owner}: Resource {leaf}: only ${{Table.Arn}}/index/<name> may start with ${{"),
+                        );
+                    }
                     if !s.starts_with("arn:${AWS::Partition}:") || s.ends_with(':') || s.ends_with('/') {
                         return err("must be a full ARN ending in a specific name".into());
                     }
@@ -500,35 +642,51 @@ fn actions_of(t: &J, role: &str) -> Result<BTreeSet<String>, String> {
     Ok(statements(t)?.iter().filter(|s| s.owner == role).flat_map(|s| strings(s.body.get("Action"))).collect())
 }
 
-/// checkout reads its config and writes its logs, nothing else; fulfill gets
-/// exactly the item actions on the orders table and SendEmail on the
-/// identity (and the configuration set only when one is given).
+/// Each DynamoDB statement of a role as (Resource, actions).
+fn dynamo_grants(all: &[Statement], role: &str) -> BTreeSet<(String, BTreeSet<String>)> {
+    all.iter()
+        .filter(|s| s.owner == role)
+        .filter(|s| strings(s.body.get("Action")).iter().any(|a| a.starts_with("dynamodb:")))
+        .map(|s| (s.body["Resource"].to_string(), strings(s.body.get("Action")).into_iter().collect()))
+        .collect()
+}
+
+/// checkout reads its config, writes its logs, and keeps ticket counters and
+/// holds with item actions on the orders table; fulfill gets exactly its item
+/// actions on the table, Query on the open-holds index only (the sweeper) and
+/// SendEmail on the identity (and the configuration set only when one is
+/// given). No Scan, no DeleteItem, no Query on the table itself.
 fn check_least_privilege(t: &J) -> Result<(), String> {
-    let checkout = actions_of(t, role_of(t, "CheckoutFunction")?)?;
-    for a in &checkout {
-        ensure(!a.starts_with("dynamodb:") && !a.starts_with("ses:"), || format!("checkout must not have {a}"))?;
+    let all = statements(t)?;
+    let checkout_role = role_of(t, "CheckoutFunction")?;
+    let fulfill_role = role_of(t, "FulfillFunction")?;
+    ensure(fulfill_role != checkout_role, || "the functions must not share a role".to_owned())?;
+    let set = |actions: &[&str]| -> BTreeSet<String> { actions.iter().map(|a| format!("dynamodb:{a}")).collect() };
+    let table = json!({"Fn::GetAtt": ["OrdersTable", "Arn"]}).to_string();
+    let index = json!({"Fn::Sub": format!("${{OrdersTable.Arn}}/index/{OPEN_HOLDS}")}).to_string();
+    let checkout_items = set(&["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"]);
+    let fulfill_items = set(&["GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"]);
+    for (role, expected) in [
+        (checkout_role, BTreeSet::from([(table.clone(), checkout_items.clone())])),
+        (fulfill_role, BTreeSet::from([(table, fulfill_items.clone()), (index, set(&["Query"]))])),
+    ] {
+        let got = dynamo_grants(&all, role);
+        ensure(got == expected, || {
+            format!("{role}: DynamoDB grants (Resource, actions) {got:?}, expected {expected:?}")
+        })?;
     }
-    let allowed: BTreeSet<String> =
+    let has_index = at(resource(t, "OrdersTable")?, &["Properties", "GlobalSecondaryIndexes"])
+        .and_then(J::as_array)
+        .is_some_and(|indexes| indexes.iter().any(|g| g["IndexName"] == OPEN_HOLDS));
+    ensure(has_index, || format!("the Query grant names {OPEN_HOLDS}, a GSI the table lacks"))?;
+
+    let base: BTreeSet<String> =
         ["logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "kms:Decrypt"].map(String::from).into();
+    let checkout = actions_of(t, checkout_role)?;
+    let allowed: BTreeSet<String> = base.union(&checkout_items).cloned().collect();
     ensure(checkout.is_subset(&allowed), || format!("checkout actions {checkout:?} exceed {allowed:?}"))?;
 
-    let fulfill_role = role_of(t, "FulfillFunction")?;
-    ensure(fulfill_role != role_of(t, "CheckoutFunction")?, || "the functions must not share a role".to_owned())?;
-    let all = statements(t)?;
     let fulfill: Vec<&Statement> = all.iter().filter(|s| s.owner == fulfill_role).collect();
-    let dynamo: Vec<&&Statement> =
-        fulfill.iter().filter(|s| strings(s.body.get("Action")).iter().any(|a| a.starts_with("dynamodb:"))).collect();
-    let expected: BTreeSet<String> =
-        ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
-            .map(String::from)
-            .into();
-    ensure(dynamo.len() == 1, || format!("fulfill: expected one DynamoDB statement, found {}", dynamo.len()))?;
-    let got: BTreeSet<String> = strings(dynamo[0].body.get("Action")).into_iter().collect();
-    ensure(got == expected, || format!("fulfill DynamoDB actions {got:?}, expected {expected:?}"))?;
-    ensure(dynamo[0].body["Resource"] == json!({"Fn::GetAtt": ["OrdersTable", "Arn"]}), || {
-        format!("fulfill DynamoDB Resource must be exactly the OrdersTable Arn, is {}", dynamo[0].body["Resource"])
-    })?;
-
     let ses: Vec<&&Statement> =
         fulfill.iter().filter(|s| strings(s.body.get("Action")).iter().any(|a| a.starts_with("ses:"))).collect();
     ensure(ses.len() == 1 && strings(ses[0].body.get("Action")) == ["ses:SendEmail"], || {
@@ -546,7 +704,8 @@ fn check_least_privilege(t: &J) -> Result<(), String> {
         }
     }
     let fulfill_actions = actions_of(t, fulfill_role)?;
-    let allowed: BTreeSet<String> = allowed.union(&expected).cloned().chain(["ses:SendEmail".to_owned()]).collect();
+    let allowed: BTreeSet<String> =
+        base.union(&fulfill_items).cloned().chain(["dynamodb:Query".to_owned(), "ses:SendEmail".to_owned()]).collect();
     ensure(fulfill_actions.is_subset(&allowed), || format!("fulfill actions {fulfill_actions:?} exceed {allowed:?}"))?;
 
     // ssm:GetParameter on exactly the config parameter.
@@ -599,6 +758,15 @@ fn check_kms_conditional(t: &J) -> Result<(), String> {
     Ok(())
 }
 
+/// The Stripe events the webhook endpoint must be registered for
+/// (checkout.session.expired releases a hold at once).
+const WEBHOOK_EVENTS: [&str; 4] = [
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+];
+
 /// The custom domain is optional and the outputs say what to paste where.
 fn check_domain_and_outputs(t: &J) -> Result<(), String> {
     for (id, cond) in
@@ -614,6 +782,7 @@ fn check_domain_and_outputs(t: &J) -> Result<(), String> {
     for (name, suffix) in [
         ("StripeWebhookUrl", "/fulfill"),
         ("CheckoutFormActionUrl", "/checkout"),
+        ("AvailabilityUrl", "/availability"),
         ("SuccessUrl", "/fulfill?session_id={CHECKOUT_SESSION_ID}"),
     ] {
         let value = at(outputs.get(name).ok_or_else(|| format!("output {name} missing"))?, &["Value", "Fn::Join"])
@@ -623,13 +792,20 @@ fn check_domain_and_outputs(t: &J) -> Result<(), String> {
             .and_then(J::as_str);
         ensure(value == Some(suffix), || format!("output {name} must end with {suffix}"))?;
     }
+    // The organizer registers the webhook with the events this description lists.
+    let webhook = outputs["StripeWebhookUrl"]["Description"].as_str().unwrap_or("");
+    for event in WEBHOOK_EVENTS {
+        ensure(webhook.contains(event), || format!("output StripeWebhookUrl's Description must list {event}"))?;
+    }
     ensure(outputs.contains_key("ApiEndpoint"), || "output ApiEndpoint missing".to_owned())?;
     let target = outputs.get("CustomDomainTarget").ok_or("output CustomDomainTarget missing")?;
     ensure(target["Condition"] == "HasDomain", || "output CustomDomainTarget must have Condition HasDomain".to_owned())
 }
 
-const CHECKS: [(&str, Check); 8] = [
+const CHECKS: [(&str, Check); 10] = [
     ("routes", check_routes),
+    ("throttling", check_throttling),
+    ("sweep", check_sweep),
     ("functions", check_functions),
     ("env", check_env),
     ("table", check_table),
@@ -653,6 +829,16 @@ fn routes_map_to_the_right_functions() {
 }
 
 #[test]
+fn ticket_drop_throttling_per_route() {
+    run("throttling");
+}
+
+#[test]
+fn hold_sweeper_runs_every_five_minutes() {
+    run("sweep");
+}
+
+#[test]
 fn functions_are_arm64_al2023_cargo_lambda_builds() {
     run("functions");
 }
@@ -663,7 +849,7 @@ fn env_vars_are_wired() {
 }
 
 #[test]
-fn orders_table_is_retained_on_demand_with_pitr() {
+fn orders_table_is_retained_on_demand_with_pitr_and_open_holds_index() {
     run("table");
 }
 
@@ -673,7 +859,7 @@ fn every_iam_statement_is_scoped_to_specific_arns() {
 }
 
 #[test]
-fn checkout_gets_no_table_or_mail_access() {
+fn dynamodb_and_mail_rights_are_least_privilege() {
     run("least_privilege");
 }
 
@@ -736,6 +922,25 @@ fn checks_catch_mutations() {
             }),
         ),
         (
+            "availability route removed",
+            "routes",
+            M::Json(|t| {
+                t["Resources"]["CheckoutFunction"]["Properties"]["Events"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("Availability");
+            }),
+        ),
+        ("GET /checkout routed", "routes", M::Text("Path: /availability", "Path: /checkout", 0)),
+        (
+            "schedule event on checkout",
+            "routes",
+            M::Json(|t| {
+                t["Resources"]["CheckoutFunction"]["Properties"]["Events"]["Sweep"] =
+                    json!({"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}});
+            }),
+        ),
+        (
             "throttling removed",
             "routes",
             M::Json(|t| {
@@ -747,6 +952,111 @@ fn checks_catch_mutations() {
             "routes",
             M::Json(|t| {
                 t["Resources"]["TicketsApi"]["Properties"].as_object_mut().unwrap().remove("AccessLogSettings");
+            }),
+        ),
+        (
+            "per-route throttling removed",
+            "throttling",
+            M::Json(|t| {
+                t["Resources"]["TicketsApi"]["Properties"].as_object_mut().unwrap().remove("RouteSettings");
+            }),
+        ),
+        (
+            "checkout falls back to the default throttle",
+            "throttling",
+            M::Json(|t| {
+                t["Resources"]["TicketsApi"]["Properties"]["RouteSettings"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("POST /checkout");
+            }),
+        ),
+        ("route setting names no route", "throttling", M::Text("\"GET /fulfill\":", "\"GET /fulfil\":", 0)),
+        (
+            "route setting without a burst",
+            "throttling",
+            M::Json(|t| {
+                t["Resources"]["TicketsApi"]["Properties"]["RouteSettings"]["GET /fulfill"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("ThrottlingBurstLimit");
+            }),
+        ),
+        (
+            "route below the default floor",
+            "throttling",
+            M::Text("ThrottlingRateLimit: 100", "ThrottlingRateLimit: 10", 0),
+        ),
+        ("burst below its rate", "throttling", M::Text("ThrottlingBurstLimit: 200", "ThrottlingBurstLimit: 60", 0)),
+        (
+            "checkout burst can drop below a party",
+            "throttling",
+            M::Text("MinValue: 200\n    MaxValue: 5000", "MinValue: 150\n    MaxValue: 5000", 0),
+        ),
+        (
+            "checkout rate can exceed Stripe's limit",
+            "throttling",
+            M::Text("MinValue: 20\n    MaxValue: 100", "MinValue: 20\n    MaxValue: 200", 0),
+        ),
+        ("checkout rate default out of range", "throttling", M::Text("Default: 50", "Default: 500", 0)),
+        (
+            "checkout rate parameter unbounded",
+            "throttling",
+            M::Json(|t| {
+                t["Parameters"]["CheckoutRateLimit"].as_object_mut().unwrap().remove("MaxValue");
+            }),
+        ),
+        (
+            "reserved concurrency",
+            "throttling",
+            M::Json(|t| {
+                t["Resources"]["CheckoutFunction"]["Properties"]["ReservedConcurrentExecutions"] = json!(10);
+            }),
+        ),
+        (
+            "sweeper removed",
+            "sweep",
+            M::Json(|t| {
+                t["Resources"]["FulfillFunction"]["Properties"]["Events"].as_object_mut().unwrap().remove("Sweep");
+            }),
+        ),
+        (
+            "sweeper on checkout",
+            "sweep",
+            M::Json(|t| {
+                let ev = t["Resources"]["FulfillFunction"]["Properties"]["Events"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("Sweep")
+                    .unwrap();
+                t["Resources"]["CheckoutFunction"]["Properties"]["Events"]["Sweep"] = ev;
+            }),
+        ),
+        ("sweeper disabled", "sweep", M::Text("            Enabled: true", "            Enabled: false", 0)),
+        ("sweeper hourly", "sweep", M::Text("Default: rate(5 minutes)", "Default: rate(1 hour)", 0)),
+        (
+            "sweeper with custom input",
+            "sweep",
+            M::Json(|t| {
+                t["Resources"]["FulfillFunction"]["Properties"]["Events"]["Sweep"]["Properties"]["Input"] =
+                    json!("{\"sweep\": true}");
+            }),
+        ),
+        (
+            "sweeper without description",
+            "sweep",
+            M::Json(|t| {
+                t["Resources"]["FulfillFunction"]["Properties"]["Events"]["Sweep"]["Properties"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("Description");
+            }),
+        ),
+        (
+            "sweep schedule parameter unconstrained",
+            "sweep",
+            M::Json(|t| {
+                t["Parameters"]["SweepSchedule"].as_object_mut().unwrap().remove("AllowedPattern");
             }),
         ),
         ("runtime changed", "functions", M::Text("Runtime: provided.al2023", "Runtime: provided.al2", 1)),
@@ -767,11 +1077,46 @@ fn checks_catch_mutations() {
             "env",
             M::Text("CONFIG_PARAMETER: !Ref ConfigParameterName", "CONFIG_PARAM: !Ref ConfigParameterName", 0),
         ),
-        ("ORDERS_TABLE removed", "env", M::Text("ORDERS_TABLE: !Ref OrdersTable", "TABLE: !Ref OrdersTable", 0)),
+        (
+            "checkout's ORDERS_TABLE removed",
+            "env",
+            M::Text("ORDERS_TABLE: !Ref OrdersTable", "TABLE: !Ref OrdersTable", 0),
+        ),
+        (
+            "fulfill's ORDERS_TABLE removed",
+            "env",
+            M::Text("ORDERS_TABLE: !Ref OrdersTable", "TABLE: !Ref OrdersTable", 1),
+        ),
         ("table not retained", "table", M::Text("DeletionPolicy: Retain", "DeletionPolicy: Delete", 0)),
         ("table replaced on update", "table", M::Text("UpdateReplacePolicy: Retain", "UpdateReplacePolicy: Delete", 0)),
         ("no PITR", "table", M::Text("PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", 0)),
         ("provisioned billing", "table", M::Text("BillingMode: PAY_PER_REQUEST", "BillingMode: PROVISIONED", 0)),
+        (
+            "open-holds index removed",
+            "table",
+            M::Json(|t| {
+                t["Resources"]["OrdersTable"]["Properties"].as_object_mut().unwrap().remove("GlobalSecondaryIndexes");
+            }),
+        ),
+        ("index renamed", "table", M::Text("IndexName: open-holds", "IndexName: holds", 0)),
+        (
+            "index sort key not a number",
+            "table",
+            M::Text(
+                "AttributeName: expires_at\n          AttributeType: N",
+                "AttributeName: expires_at\n          AttributeType: S",
+                0,
+            ),
+        ),
+        ("index without sort key", "table", M::Text("KeyType: RANGE", "KeyType: HASH", 0)),
+        ("index keys only", "table", M::Text("ProjectionType: ALL", "ProjectionType: KEYS_ONLY", 0)),
+        (
+            "index attribute undefined",
+            "table",
+            M::Json(|t| {
+                t["Resources"]["OrdersTable"]["Properties"]["AttributeDefinitions"].as_array_mut().unwrap().pop();
+            }),
+        ),
         ("table Resource \"*\"", "iam_scoped", M::Text("Resource: !GetAtt OrdersTable.Arn", "Resource: \"*\"", 0)),
         (
             "table ARN wildcard",
@@ -783,6 +1128,13 @@ fn checks_catch_mutations() {
             ),
         ),
         ("dynamodb:*", "iam_scoped", M::Text("- dynamodb:GetItem", "- dynamodb:*", 0)),
+        ("any index", "iam_scoped", M::Text("/index/open-holds", "/index/*", 0)),
+        (
+            "any table's index",
+            "iam_scoped",
+            M::Text("${OrdersTable.Arn}/index/open-holds", "${ConfigParameterName}/index/open-holds", 0),
+        ),
+        ("index ARN with a trailing path", "iam_scoped", M::Text("/index/open-holds", "/index/open-holds/x", 0)),
         ("SES identity wildcard", "iam_scoped", M::Text("identity/${SesIdentity}", "identity/*", 0)),
         ("any SSM parameter", "iam_scoped", M::Text(":parameter/${ConfigParameterName}", ":parameter/*", 0)),
         (
@@ -821,9 +1173,33 @@ fn checks_catch_mutations() {
             }),
         ),
         (
-            "checkout gets dynamodb",
+            "checkout gets dynamodb beyond the table",
             "least_privilege",
             M::Text("Action: ssm:GetParameter", "Action: [ssm:GetParameter, dynamodb:GetItem]", 0),
+        ),
+        ("checkout gets Scan", "least_privilege", M::Text("- dynamodb:ConditionCheckItem", "- dynamodb:Scan", 0)),
+        (
+            "checkout gets Query",
+            "least_privilege",
+            M::Text("- dynamodb:BatchGetItem", "- dynamodb:BatchGetItem\n                  - dynamodb:Query", 0),
+        ),
+        (
+            "checkout gets DeleteItem",
+            "least_privilege",
+            M::Text("- dynamodb:BatchGetItem", "- dynamodb:BatchGetItem\n                  - dynamodb:DeleteItem", 0),
+        ),
+        (
+            "checkout cannot BatchGetItem",
+            "least_privilege",
+            M::Text("\n                  - dynamodb:BatchGetItem", "", 0),
+        ),
+        (
+            "checkout cannot ConditionCheckItem",
+            "least_privilege",
+            M::Json(|t| {
+                let s = statements_mut(t, "CheckoutRole").iter_mut().find(|s| s["Sid"] == "Holds").unwrap();
+                s["Action"].as_array_mut().unwrap().retain(|a| a != "dynamodb:ConditionCheckItem");
+            }),
         ),
         (
             "checkout gets ses",
@@ -832,15 +1208,36 @@ fn checks_catch_mutations() {
                 statements_mut(t, "CheckoutRole").push(json!({"Effect": "Allow", "Action": "ses:SendEmail", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}"}}));
             }),
         ),
-        ("fulfill gets Scan", "least_privilege", M::Text("- dynamodb:ConditionCheckItem", "- dynamodb:Scan", 0)),
+        ("fulfill gets Scan", "least_privilege", M::Text("- dynamodb:ConditionCheckItem", "- dynamodb:Scan", 1)),
         (
             "fulfill gets DeleteItem too",
             "least_privilege",
             M::Text(
                 "- dynamodb:ConditionCheckItem",
                 "- dynamodb:ConditionCheckItem\n                  - dynamodb:DeleteItem",
-                0,
+                1,
             ),
+        ),
+        (
+            "fulfill cannot Query the index",
+            "least_privilege",
+            M::Text("Action: dynamodb:Query", "Action: dynamodb:GetItem", 0),
+        ),
+        (
+            "fulfill Queries the table",
+            "least_privilege",
+            M::Text("!Sub ${OrdersTable.Arn}/index/open-holds", "!GetAtt OrdersTable.Arn", 0),
+        ),
+        ("fulfill Queries another index", "least_privilege", M::Text("/index/open-holds", "/index/by-email", 0)),
+        (
+            "fulfill's index Query also Scans",
+            "least_privilege",
+            M::Text("Action: dynamodb:Query", "Action: [dynamodb:Query, dynamodb:Scan]", 0),
+        ),
+        (
+            "Query grant names a missing index",
+            "least_privilege",
+            M::Text("IndexName: open-holds", "IndexName: holds", 0),
         ),
         (
             "configuration set unconditional",
@@ -883,6 +1280,12 @@ fn checks_catch_mutations() {
             }),
         ),
         ("webhook output wrong path", "domain_and_outputs", M::Text("\"/fulfill\"]]", "\"/checkout\"]]", 0)),
+        ("availability output wrong path", "domain_and_outputs", M::Text("\"/availability\"]]", "\"/checkout\"]]", 0)),
+        (
+            "webhook output forgets checkout.session.expired",
+            "domain_and_outputs",
+            M::Text(" and checkout.session.expired.", ".", 0),
+        ),
         ("edge endpoint", "domain_and_outputs", M::Text("EndpointType: REGIONAL", "EndpointType: EDGE", 0)),
     ];
 
