@@ -1,11 +1,11 @@
 //! Sessions expiring: explicitly (`POST /v1/checkout/sessions/{id}/expire`,
-//! [`FakeStripe::expire_now`](crate::FakeStripe::expire_now)) or because
-//! their `expires_at` has passed.
+//! [`FakeStripe::expire_now`](crate::FakeStripe::expire_now), the hosted
+//! page's expire button) or because their `expires_at` has passed.
 //!
 //! Stripe expires overdue sessions within minutes; the stand-in does it the
 //! moment anything reads them: every API read, list and expire, every payment
 //! and every hosted page first calls [`Store::expire_overdue`]. Such
-//! time-based expiry delivers no webhook.
+//! time-based expiry delivers no webhook; the hosted page's button does.
 
 use crate::now_unix;
 use crate::store::Store;

@@ -22,7 +22,9 @@
 //! (see [`HostedCheckout`]): line items, a shipping form when the session
 //! collects an address, and a Pay button that does what [`FakeStripe::pay`]
 //! does, delivers a signed `checkout.session.completed` webhook and
-//! redirects to the session's `success_url`.
+//! redirects to the session's `success_url`; and a "Let this session expire"
+//! button that expires it, delivers `checkout.session.expired` and redirects
+//! to its `cancel_url`, as when a buyer walks away.
 //!
 //! Modules: `fake` (the [`FakeStripe`] handle), `store` (the state its routes
 //! share), `api` (the REST API), `listing` (the session list), `idempotency`

@@ -1,13 +1,14 @@
 //! The stand-in over HTTP, as a client (async-stripe, a browser) meets it.
 
 use crate::store::lock;
-use crate::{Buyer, FakeStripe, FakeStripeOptions, PayError, PaymentOutcome, now_unix};
+use crate::{Buyer, FakeStripe, FakeStripeOptions, HostedCheckout, PayError, PaymentOutcome, now_unix};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const KEY: &str = "Bearer sk_test_standin";
@@ -299,4 +300,64 @@ async fn rate_limit_answers_429_until_the_window_passes() {
     fake.rate_limit(Some(1));
     assert_eq!(api(&fake, "GET", "/v1/checkout/sessions", "", None).await.status, 200);
     assert_eq!(api(&fake, "GET", "/v1/checkout/sessions", "", None).await.status, 429);
+}
+
+/// A webhook endpoint that keeps each delivery's `Stripe-Signature` and body.
+async fn webhook_endpoint() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/fulfill",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| async move {
+            let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            kept.lock().unwrap().push((signature.to_owned(), body.to_vec()));
+            "ok"
+        }),
+    );
+    let (addr, _server) = crate::serve_loopback(app).await.unwrap();
+    (format!("http://{addr}/fulfill"), received)
+}
+
+#[tokio::test]
+async fn hosted_expire_button_delivers_the_expired_event() {
+    let (webhook_url, received) = webhook_endpoint().await;
+    let secret = "whsec_standin";
+    let hosted = HostedCheckout { route: "/pay".into(), webhook_url: Some(webhook_url), webhook_secret: secret.into() };
+    let fake = FakeStripe::start_hosted(FakeStripeOptions::default(), hosted).await.unwrap();
+    let session = create(&fake, "metadata[hold_id]=hold_9").await;
+    let url = session["url"].as_str().unwrap().to_owned();
+
+    let page = send(&url, "GET", &[], "").await.text();
+    assert!(page.contains("id=\"pay-form\"") && page.contains("name=\"action\" value=\"expire\""), "{page}");
+    assert!(page.contains("Let this session expire"));
+
+    let answer = send(&url, "POST", &[("content-type", FORM)], "action=expire").await;
+    assert_eq!((answer.status, answer.header("location")), (303, Some("https://shop.example/back")));
+    let id = session["id"].as_str().unwrap();
+    assert_eq!(fake.session(id).unwrap()["status"], "expired");
+
+    let deliveries = fake.webhook_deliveries();
+    assert_eq!(
+        (deliveries.len(), deliveries[0].event_type.as_str(), deliveries[0].status),
+        (1, "checkout.session.expired", Some(200))
+    );
+    let (signature, body) = received.lock().unwrap()[0].clone();
+    let secrets = tickets::webhook::WebhookSecrets::new(vec![secret.into()]).unwrap();
+    let tolerance = tickets::webhook::Tolerance::from_secs(300).unwrap();
+    tickets::webhook::verify(Some(&signature), &body, &secrets, tolerance, now_unix()).expect("signed");
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event["type"], "checkout.session.expired");
+    let object = &event["data"]["object"];
+    assert_eq!(
+        (&object["id"], &object["status"], &object["metadata"]["hold_id"]),
+        (&json!(id), &json!("expired"), &json!("hold_9"))
+    );
+
+    // Expired: the page says so, and neither paying nor expiring again works.
+    let page = send(&url, "GET", &[], "").await.text();
+    assert!(page.contains("id=\"expired\"") && !page.contains("id=\"pay-form\""), "{page}");
+    let pay = "email=buyer%40example.com&name=Buyer";
+    assert_eq!(send(&url, "POST", &[("content-type", FORM)], pay).await.status, 400);
+    assert_eq!(send(&url, "POST", &[("content-type", FORM)], "action=expire").await.status, 400);
+    assert_eq!(fake.webhook_deliveries().len(), 1);
 }
