@@ -1,18 +1,22 @@
-//! The fake REST API: create and retrieve Checkout sessions, list their line
-//! items; every request recorded, faults injected on demand.
+//! The fake REST API: create, retrieve, list and expire Checkout sessions,
+//! list their line items; every request recorded, rate-limited and faults
+//! injected on demand, `Idempotency-Key` honoured on POSTs.
 
-use crate::objects::{build_session, list_page};
+use crate::expiry::ExpireError;
+use crate::idempotency;
+use crate::listing::{LIST_URL, list_sessions};
+use crate::objects::{InvalidParam, build_session, list_page};
 use crate::store::{Store, lock};
 use crate::{param, random_id};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// One request as the fake received it.
 #[derive(Clone, Debug)]
@@ -46,15 +50,22 @@ pub enum Failure {
 
 pub(crate) fn api_router(store: Arc<Mutex<Store>>) -> Router {
     Router::new()
-        .route("/v1/checkout/sessions", post(create_session))
+        .route(LIST_URL, post(create_session).get(list))
         .route("/v1/checkout/sessions/{id}", get(retrieve_session))
+        .route("/v1/checkout/sessions/{id}/expire", post(expire))
         .route("/v1/checkout/sessions/{id}/line_items", get(list_line_items))
         .with_state(store)
 }
 
 type Shared = State<Arc<Mutex<Store>>>;
 
-fn stripe_error(status: StatusCode, kind: &str, message: &str, param: Option<&str>, code: Option<&str>) -> Response {
+pub(crate) fn stripe_error(
+    status: StatusCode,
+    kind: &str,
+    message: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Response {
     let request_id = random_id("req_", 14);
     let body = json!({"error": {
         "type": kind,
@@ -66,9 +77,23 @@ fn stripe_error(status: StatusCode, kind: &str, message: &str, param: Option<&st
     (status, [("request-id", request_id)], axum::Json(body)).into_response()
 }
 
+/// Stripe's 429 when the rate limit is exceeded.
+fn rate_limited() -> Response {
+    let message = "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.";
+    let mut response =
+        stripe_error(StatusCode::TOO_MANY_REQUESTS, "invalid_request_error", message, None, Some("rate_limit"));
+    response.headers_mut().insert("stripe-should-retry", HeaderValue::from_static("true"));
+    response
+}
+
+/// Stripe's 400 for a parameter it rejects.
+fn invalid_param((param, message): InvalidParam) -> Response {
+    stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", &message, Some(&param), Some("parameter_invalid"))
+}
+
 /// Records the request and decides whether it is served: Stripe's 401 for a
 /// request without a test-mode key (no queued fault is used up on it), else
-/// the next queued fault, if any.
+/// a 429 past the rate limit, else the next queued fault, if any.
 async fn admit(store: &Mutex<Store>, request: RecordedRequest) -> Result<(), Response> {
     if let Some(response) = unauthorized(&request) {
         lock(store).requests.push(request);
@@ -77,6 +102,9 @@ async fn admit(store: &Mutex<Store>, request: RecordedRequest) -> Result<(), Res
     let failure = {
         let mut store = lock(store);
         store.requests.push(request);
+        if store.over_rate_limit(Instant::now()) {
+            return Err(rate_limited());
+        }
         store.failures.pop_front()
     };
     match failure {
@@ -118,26 +146,94 @@ fn unauthorized(request: &RecordedRequest) -> Option<Response> {
     }
 }
 
+/// A POST that got past [`admit`] and its idempotency key.
+struct Posted {
+    /// `"POST {path}"`, what an idempotency key is tied to.
+    endpoint: String,
+    form: Vec<(String, String)>,
+    key: Option<String>,
+}
+
+impl Posted {
+    /// Saves the successful answer under the request's idempotency key.
+    fn remember(&self, store: &mut Store, body: &Value) {
+        idempotency::remember(store, self.key.as_deref(), &self.endpoint, &self.form, body);
+    }
+}
+
+/// A POST's prologue: recorded and [`admit`]ted, the store locked, the
+/// idempotency key checked (a repeat is answered here, with the saved answer).
+async fn admit_post(
+    store: &Mutex<Store>,
+    request: RecordedRequest,
+) -> Result<(MutexGuard<'_, Store>, Posted), Response> {
+    let posted = Posted {
+        endpoint: format!("POST {}", request.path),
+        form: request.form.clone(),
+        key: request.idempotency_key.clone(),
+    };
+    admit(store, request).await?;
+    let store = lock(store);
+    match idempotency::check(&store, posted.key.as_deref(), &posted.endpoint, &posted.form) {
+        Some(answer) => Err(answer),
+        None => Ok((store, posted)),
+    }
+}
+
 async fn create_session(State(store): Shared, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
-    let request = recorded("POST", "/v1/checkout/sessions".into(), query, &headers, &body);
-    let form = request.form.clone();
+    let request = recorded("POST", LIST_URL.into(), query, &headers, &body);
+    let (mut store, posted) = match admit_post(&store, request).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    match build_session(&store, &posted.form) {
+        Ok((session, items)) => {
+            posted.remember(&mut store, &session);
+            store.insert_session(session.clone(), items);
+            axum::Json(session).into_response()
+        }
+        Err(invalid) => invalid_param(invalid),
+    }
+}
+
+async fn list(State(store): Shared, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let request = recorded("GET", LIST_URL.into(), query, &headers, &[]);
+    let params = request.query.clone();
     if let Err(response) = admit(&store, request).await {
         return response;
     }
     let mut store = lock(&store);
-    match build_session(&store, &form) {
-        Ok((session, items)) => {
-            let id = session["id"].as_str().unwrap_or_default().to_owned();
-            store.line_items.insert(id.clone(), items);
-            store.sessions.insert(id, session.clone());
+    store.expire_overdue();
+    match list_sessions(&store, &params) {
+        Ok(list) => axum::Json(list).into_response(),
+        Err(invalid) => invalid_param(invalid),
+    }
+}
+
+async fn expire(
+    State(store): Shared,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = recorded("POST", format!("/v1/checkout/sessions/{id}/expire"), query, &headers, &body);
+    let (mut store, posted) = match admit_post(&store, request).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    match store.expire_session(&id) {
+        Ok(session) => {
+            posted.remember(&mut store, &session);
             axum::Json(session).into_response()
         }
-        Err((param, message)) => stripe_error(
+        Err(ExpireError::NoSuchSession) => no_such_session(&id),
+        Err(ExpireError::NotOpen(status)) => stripe_error(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
-            &message,
-            Some(&param),
-            Some("parameter_invalid"),
+            &ExpireError::not_open_message(&status),
+            None,
+            None,
         ),
     }
 }
@@ -167,7 +263,8 @@ async fn retrieve_session(
     if let Err(response) = admit(&store, request).await {
         return response;
     }
-    let store = lock(&store);
+    let mut store = lock(&store);
+    store.expire_overdue();
     let Some(mut session) = store.sessions.get(&id).cloned() else {
         return no_such_session(&id);
     };

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 /// The fake Stripe server. Dropping it stops the server.
 pub struct FakeStripe {
-    store: Arc<Mutex<Store>>,
+    pub(crate) store: Arc<Mutex<Store>>,
     address: String,
     server: JoinHandle<()>,
 }
@@ -33,6 +33,8 @@ pub struct FakeStripeOptions {
     pub lenient_prices: bool,
     /// Where session `url`s point (the hosted page). Default: Stripe's real host.
     pub hosted_base: Option<String>,
+    /// Start in rate-limit mode (see [`FakeStripe::rate_limit`]). Default: no limit.
+    pub rate_limit: Option<u32>,
 }
 
 impl Default for FakeStripeOptions {
@@ -42,6 +44,7 @@ impl Default for FakeStripeOptions {
             shipping_rates: example_shipping_rates(),
             lenient_prices: false,
             hosted_base: None,
+            rate_limit: None,
         }
     }
 }
@@ -98,6 +101,7 @@ impl FakeStripe {
             shipping_rates: options.shipping_rates.into_iter().collect(),
             lenient_prices: options.lenient_prices,
             hosted_base,
+            rate_limit: options.rate_limit,
             ..Store::default()
         };
         let store = Arc::new(Mutex::new(store));
@@ -133,9 +137,34 @@ impl FakeStripe {
         self.store().failures.extend(failures);
     }
 
-    /// The session as the API would return it (without line items).
+    /// The session as the API would return it (without line items); an open
+    /// session past its `expires_at` is expired first, as any read does.
     pub fn session(&self, id: &str) -> Option<Value> {
-        self.store().sessions.get(id).cloned()
+        let mut store = self.store();
+        store.expire_overdue();
+        store.sessions.get(id).cloned()
+    }
+
+    /// How many distinct sessions were created (an idempotent replay creates none).
+    pub fn sessions_created(&self) -> usize {
+        self.store().sessions.len()
+    }
+
+    /// Expires an open session now, as `POST /v1/checkout/sessions/{id}/expire`
+    /// does (no webhook is delivered). Returns the expired session; `None`
+    /// when there is no such session or it is not open (complete, or already expired).
+    pub fn expire_now(&self, id: &str) -> Option<Value> {
+        self.store().expire_session(id).ok()
+    }
+
+    /// Rate-limit mode: API requests beyond `per_second` within the current
+    /// one-second window get Stripe's 429 (`code: rate_limit`, header
+    /// `Stripe-Should-Retry: true`); they are recorded like any other.
+    /// `None` lifts the limit. Starts a fresh window.
+    pub fn rate_limit(&self, per_second: Option<u32>) {
+        let mut store = self.store();
+        store.rate_limit = per_second;
+        store.rate_window = None;
     }
 
     pub fn line_items(&self, id: &str) -> Vec<Value> {

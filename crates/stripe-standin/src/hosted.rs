@@ -1,9 +1,10 @@
 //! The hosted Checkout page: the local stand-in for Stripe's
-//! checkout.stripe.com. Showing a session, the buyer paying, and the signed
-//! webhook Stripe would deliver afterwards.
+//! checkout.stripe.com. Showing a session, the buyer paying or walking away
+//! (the session expires), and the signed webhook Stripe would deliver afterwards.
 
 mod page;
 
+use crate::expiry::ExpireError;
 use crate::now_unix;
 use crate::objects::{allowed_countries, collects_shipping, event_for};
 use crate::payment::{Address, Buyer, PayError, PaymentOutcome, pay_session};
@@ -15,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use page::{checkout_page, html_response, not_found_page, paid_page};
+use page::{checkout_page, expired_page, html_response, not_found_page, paid_page};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,10 +25,12 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct HostedCheckout {
     /// The path it is served under: `GET {route}/{id}` shows a session's
-    /// page, `POST {route}/{id}` pays.
+    /// page, `POST {route}/{id}` pays, or with the form field `action=expire`
+    /// lets the session expire (the page's "Let this session expire" button).
     pub route: String,
-    /// Where `checkout.session.completed` is POSTed after a payment, as
-    /// Stripe would deliver it to the webhook endpoint; `None` delivers nothing.
+    /// Where `checkout.session.completed` is POSTed after a payment, and
+    /// `checkout.session.expired` after the expire button, as Stripe would
+    /// deliver them to the webhook endpoint; `None` delivers nothing.
     pub webhook_url: Option<String>,
     /// The endpoint's `whsec_…` signing secret.
     pub webhook_secret: String,
@@ -66,10 +69,15 @@ pub(crate) fn hosted_router(store: Arc<Mutex<Store>>, settings: HostedCheckout) 
     }))
 }
 
+/// The form field that makes a POST to the page expire the session instead of paying.
+const EXPIRE_ACTION: &str = "expire";
+
 /// What the buyer typed into the hosted page.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default)]
 struct PayForm {
+    /// `expire` from the expire button; empty from the Pay button.
+    action: String,
     email: String,
     name: String,
     line1: String,
@@ -86,8 +94,21 @@ fn success_url(session: &Value) -> String {
     session["success_url"].as_str().unwrap_or_default().replace("{CHECKOUT_SESSION_ID}", id)
 }
 
+/// The session and its line items as they are now (expired if overdue).
+fn current_session(hosted: &Hosted, id: &str) -> Option<(Value, Vec<Value>)> {
+    let mut store = lock(&hosted.store);
+    store.expire_overdue();
+    store.session_with_items(id)
+}
+
+/// A 303 to `url`, if it is a usable redirect target.
+fn see_other(url: &str) -> Option<Response> {
+    let location = axum::http::HeaderValue::from_str(url).ok().filter(|_| !url.is_empty())?;
+    Some((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
+}
+
 async fn hosted_page(State(hosted): HostedState, Path(id): Path<String>) -> Response {
-    let Some((session, items)) = lock(&hosted.store).session_with_items(&id) else {
+    let Some((session, items)) = current_session(&hosted, &id) else {
         return not_found_page(&id);
     };
     let form = PayForm { country: default_country(&session), ..PayForm::default() };
@@ -105,7 +126,10 @@ async fn hosted_pay(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<PayForm>,
 ) -> Response {
-    let Some((session, items)) = lock(&hosted.store).session_with_items(&id) else {
+    if form.action == EXPIRE_ACTION {
+        return hosted_expire(&hosted, &id).await;
+    }
+    let Some((session, items)) = current_session(&hosted, &id) else {
         return not_found_page(&id);
     };
     let refuse =
@@ -123,13 +147,27 @@ async fn hosted_pay(
     if let Some(url) = &hosted.settings.webhook_url {
         deliver_webhook(&hosted, url, "checkout.session.completed", session.clone()).await;
     }
-    let success_url = success_url(&session);
-    match axum::http::HeaderValue::from_str(&success_url) {
-        Ok(location) if !success_url.is_empty() => {
-            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+    see_other(&success_url(&session)).unwrap_or_else(|| html_response(StatusCode::OK, paid_page()))
+}
+
+/// The buyer walks away: the session expires, `checkout.session.expired` is
+/// delivered, and the browser goes back to the session's `cancel_url`. A
+/// session that is not open shows its page as it is.
+async fn hosted_expire(hosted: &Hosted, id: &str) -> Response {
+    let expired = lock(&hosted.store).expire_session(id);
+    let session = match expired {
+        Ok(session) => session,
+        Err(ExpireError::NoSuchSession) => return not_found_page(id),
+        Err(ExpireError::NotOpen(_)) => {
+            let Some((session, items)) = current_session(hosted, id) else { return not_found_page(id) };
+            return html_response(StatusCode::BAD_REQUEST, checkout_page(&session, &items, &PayForm::default(), None));
         }
-        _ => html_response(StatusCode::OK, paid_page()),
+    };
+    if let Some(url) = &hosted.settings.webhook_url {
+        deliver_webhook(hosted, url, "checkout.session.expired", session.clone()).await;
     }
+    let cancel_url = session["cancel_url"].as_str().unwrap_or_default();
+    see_other(cancel_url).unwrap_or_else(|| html_response(StatusCode::OK, expired_page(&session)))
 }
 
 /// The buyer the form describes, or what the page should ask them to fix.

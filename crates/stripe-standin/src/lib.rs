@@ -3,27 +3,48 @@
 //! and able to fail on demand. The same code is the local stand-in for
 //! Stripe's hosted Checkout in the dev server.
 //!
-//! Implemented: `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`
-//! (with `expand[]=line_items`), `GET /v1/checkout/sessions/{id}/line_items`.
+//! Implemented, behaving as Stripe does for a ticket shop's holds:
+//! - `POST /v1/checkout/sessions`, with `expires_at` (30 minutes to 24 hours
+//!   after creation, else a 400; default 24 hours) and `metadata[…]`;
+//! - `GET /v1/checkout/sessions` (list: `created[gt|gte|lt|lte]`, `status`,
+//!   `limit`, `starting_after`; newest first);
+//! - `GET /v1/checkout/sessions/{id}` (with `expand[]=line_items`);
+//! - `POST /v1/checkout/sessions/{id}/expire` (only `open` sessions);
+//! - `GET /v1/checkout/sessions/{id}/line_items`.
+//!
+//! POSTs honour `Idempotency-Key` (a repeat replays the first answer with
+//! `Idempotent-Replayed: true`; the key on other parameters is a 400
+//! `idempotency_error`). An open session past its `expires_at` is expired
+//! the moment anything reads it, and cannot be paid. [`FakeStripe::rate_limit`]
+//! answers requests beyond a per-second limit with Stripe's 429.
 //!
 //! With [`FakeStripe::serve_hosted`] it also serves the hosted Checkout page
 //! (see [`HostedCheckout`]): line items, a shipping form when the session
 //! collects an address, and a Pay button that does what [`FakeStripe::pay`]
 //! does, delivers a signed `checkout.session.completed` webhook and
-//! redirects to the session's `success_url`.
+//! redirects to the session's `success_url`; and a "Let this session expire"
+//! button that expires it, delivers `checkout.session.expired` and redirects
+//! to its `cancel_url`, as when a buyer walks away.
 //!
 //! Modules: `fake` (the [`FakeStripe`] handle), `store` (the state its routes
-//! share), `api` (the REST API), `objects` (Stripe objects from the fixtures),
-//! `payment` (a buyer paying), `prices` (the catalog and amounts), `hosted`
-//! (the hosted Checkout page and webhook delivery).
+//! share), `api` (the REST API), `listing` (the session list), `idempotency`
+//! (`Idempotency-Key`), `expiry` (sessions expiring), `objects` (Stripe
+//! objects from the fixtures), `payment` (a buyer paying), `prices` (the
+//! catalog and amounts), `hosted` (the hosted Checkout page and webhook
+//! delivery).
 
 mod api;
+mod expiry;
 mod fake;
 mod hosted;
+mod idempotency;
+mod listing;
 mod objects;
 mod payment;
 mod prices;
 mod store;
+#[cfg(test)]
+mod tests;
 
 pub use api::{Failure, RecordedRequest};
 pub use fake::{FakeStripe, FakeStripeOptions};

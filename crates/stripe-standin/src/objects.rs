@@ -45,7 +45,13 @@ struct SessionRequest<'a> {
     /// The shipping rate's id and amount, if the session charges shipping.
     shipping: Option<(&'a str, i64)>,
     payment_method_types: Vec<&'a str>,
+    /// When the session expires (unix seconds), checked against creation.
+    expires_at: i64,
 }
+
+/// How soon and how late a session may expire after creation (Stripe: 30 minutes to 24 hours).
+const EXPIRY_MIN_SECS: i64 = 30 * 60;
+const EXPIRY_MAX_SECS: i64 = 24 * 3600;
 
 /// The priced line items of a session.
 struct Cart {
@@ -57,9 +63,10 @@ struct Cart {
 /// Builds the session Stripe would create for this form and its line items,
 /// or the first problem Stripe would report.
 pub(crate) fn build_session(store: &Store, form: &[(String, String)]) -> Result<(Value, Vec<Value>), InvalidParam> {
-    let request = parse_session_form(store, form)?;
+    let now = now_unix();
+    let request = parse_session_form(store, form, now)?;
     let mut session: Value = serde_json::from_str(SESSION_FIXTURE).expect("session fixture is JSON");
-    let fields = session_fields(&store.hosted_base, &request);
+    let fields = session_fields(&store.hosted_base, &request, now);
     for (k, v) in fields.as_object().expect("object literal") {
         session[k] = v.clone();
     }
@@ -67,13 +74,18 @@ pub(crate) fn build_session(store: &Store, form: &[(String, String)]) -> Result<
 }
 
 /// Checks the form in the order Stripe reports problems.
-fn parse_session_form<'a>(store: &Store, form: &'a [(String, String)]) -> Result<SessionRequest<'a>, InvalidParam> {
+fn parse_session_form<'a>(
+    store: &Store,
+    form: &'a [(String, String)],
+    now: i64,
+) -> Result<SessionRequest<'a>, InvalidParam> {
     let get = |k: &str| param(form, k);
     let mode = get("mode").ok_or_else(|| missing("mode"))?;
     if mode != "payment" {
         return Err(("mode".into(), format!("The fake Stripe supports only mode=payment, not {mode}.")));
     }
     let success_url = get("success_url").ok_or_else(|| missing("success_url"))?;
+    let expires_at = parse_expires_at(get("expires_at"), now)?;
     let cart = price_line_items(store, form)?;
     let allowed_countries = parse_allowed_countries(form)?;
     let shipping = match get("shipping_options[0][shipping_rate]") {
@@ -89,7 +101,23 @@ fn parse_session_form<'a>(store: &Store, form: &'a [(String, String)]) -> Result
         allowed_countries,
         shipping,
         payment_method_types: params_with_prefix(form, "allowed_payment_method_types"),
+        expires_at,
     })
+}
+
+/// `expires_at`: 30 minutes to 24 hours after `now` (creation), both ends
+/// included; without it, 24 hours after creation, as on Stripe.
+fn parse_expires_at(value: Option<&str>, now: i64) -> Result<i64, InvalidParam> {
+    let Some(value) = value else { return Ok(now + EXPIRY_MAX_SECS) };
+    let invalid = |message: &str| ("expires_at".to_owned(), message.to_owned());
+    let at: i64 = value.parse().map_err(|_| invalid(&format!("Invalid integer: {value}")))?;
+    if at - now < EXPIRY_MIN_SECS {
+        return Err(invalid("The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation."));
+    }
+    if at - now > EXPIRY_MAX_SECS {
+        return Err(invalid("The `expires_at` timestamp must be less than 24 hours from Checkout Session creation."));
+    }
+    Ok(at)
 }
 
 /// `line_items[i][price]` and `[quantity]`, priced from the store's catalog.
@@ -152,9 +180,8 @@ fn shipping_rate_amount(store: &Store, rate: &str) -> Result<i64, InvalidParam> 
 }
 
 /// The fields of a new open session that override the fixture's.
-fn session_fields(hosted_base: &str, request: &SessionRequest) -> Value {
+fn session_fields(hosted_base: &str, request: &SessionRequest, now: i64) -> Value {
     let id = random_id("cs_test_a1", 56);
-    let now = now_unix();
     let cart = &request.cart;
     let shipping_amount = request.shipping.map_or(0, |(_, amount)| amount);
     json!({
@@ -168,7 +195,7 @@ fn session_fields(hosted_base: &str, request: &SessionRequest) -> Value {
         "locale": request.locale,
         "metadata": request.metadata,
         "created": now,
-        "expires_at": now + 24 * 3600,
+        "expires_at": request.expires_at,
         "currency": cart.currency,
         "amount_subtotal": cart.subtotal,
         "amount_total": cart.subtotal + shipping_amount,

@@ -41,6 +41,9 @@ pub enum PayError {
     NoSuchSession,
     #[error("this session is not open")]
     NotOpen,
+    /// Expired (explicitly, or its `expires_at` has passed): Stripe refuses payment.
+    #[error("this Checkout Session has expired")]
+    Expired,
     #[error("this session collects a shipping address")]
     ShippingRequired,
     #[error("shipping to {0} is not allowed by this session")]
@@ -50,13 +53,18 @@ pub enum PayError {
 }
 
 /// The buyer pays: the session completes, `paid` or (delayed) `unpaid`.
+/// An expired session (or one past its `expires_at`) cannot be paid.
 pub(crate) fn pay_session(
     store: &mut Store,
     id: &str,
     buyer: &Buyer,
     outcome: PaymentOutcome,
 ) -> Result<Value, PayError> {
+    store.expire_overdue();
     let session = store.sessions.get_mut(id).ok_or(PayError::NoSuchSession)?;
+    if session["status"] == "expired" {
+        return Err(PayError::Expired);
+    }
     if session["status"] != "open" {
         return Err(PayError::NotOpen);
     }

@@ -1,6 +1,6 @@
 //! Test bed shared by the integration tests and the benchmark: moto (AWS)
-//! on loopback, a counting and fault-injecting AWS proxy, a Lambda Runtime
-//! API emulator, and (re-exported) the Stripe stand-in.
+//! on loopback, a counting, fault-injecting (and optionally serialising) AWS
+//! proxy, a Lambda Runtime API emulator, and (re-exported) the Stripe stand-in.
 
 pub mod moto;
 pub mod proxy;

@@ -26,6 +26,12 @@
 //! `POST /v2/email/outbound-emails` for SES v2 `SendEmail`). Every request
 //! counts, including ones answered with an injected fault, so SDK retries show
 //! up in the counts.
+//!
+//! [`CountingProxy::serialise`] forwards chosen operations one at a time
+//! (e.g. every `DynamoDB_20120810.` call): moto does not serialise concurrent
+//! conditional writes to an item the way DynamoDB does, so without it a test
+//! of concurrent writers (a ticket drop) can see lost updates that real
+//! DynamoDB would never allow.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -59,12 +65,16 @@ struct Fault {
 struct Tally {
     counts: BTreeMap<String, usize>,
     faults: HashMap<String, VecDeque<Fault>>,
+    /// Operations starting with one of these are forwarded one at a time.
+    serialised: Vec<String>,
 }
 
 struct Inner {
     upstream: String,
     client: Client<HttpConnector, Body>,
     tally: Mutex<Tally>,
+    /// Held from sending a serialised request upstream until its whole answer is read.
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl Inner {
@@ -109,7 +119,12 @@ impl CountingProxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).build(connector);
-        let inner = Arc::new(Inner { upstream, client, tally: Mutex::new(Tally::default()) });
+        let inner = Arc::new(Inner {
+            upstream,
+            client,
+            tally: Mutex::new(Tally::default()),
+            turn: tokio::sync::Mutex::new(()),
+        });
 
         let app = Router::new().fallback(forward).with_state(inner.clone());
         let (addr, server) = crate::serve_loopback(app).await?;
@@ -185,6 +200,21 @@ impl CountingProxy {
     pub fn clear_faults(&self) {
         self.inner.tally().faults.clear();
     }
+
+    /// From now on, requests whose operation starts with `prefix` (e.g.
+    /// `DynamoDB_20120810.`) are forwarded one at a time: each holds one
+    /// async lock, shared by all serialised prefixes, from sending the
+    /// request upstream until the whole response body is read. Calls add up.
+    ///
+    /// Why: DynamoDB applies writes to an item one after another (a
+    /// conditional write sees every earlier write's result); moto does not
+    /// serialise concurrent requests that way, so concurrent conditional
+    /// writes through it can lose updates. Serialising gives a ticket-drop
+    /// test DynamoDB's per-item guarantee (more strictly: across items too).
+    /// Injected faults are answered at once, without waiting their turn.
+    pub fn serialise(&self, prefix: &str) {
+        self.inner.tally().serialised.push(prefix.to_owned());
+    }
 }
 
 /// The operation a request calls (see the module docs).
@@ -242,49 +272,74 @@ fn canned(fault: Fault) -> Response {
 }
 
 async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
+    let (parts, body) = request.into_parts();
     let operation = operation_of(parts.method.as_str(), parts.uri.path(), &parts.headers);
-    let fault = {
+    let (fault, serialised) = {
         let mut tally = inner.tally();
         *tally.counts.entry(operation.clone()).or_default() += 1;
         let fault = tally.faults.get_mut(&operation).and_then(VecDeque::pop_front);
         if tally.faults.get(&operation).is_some_and(VecDeque::is_empty) {
             tally.faults.remove(&operation);
         }
-        fault
+        (fault, tally.serialised.iter().any(|prefix| operation.starts_with(prefix.as_str())))
     };
     if let Some(fault) = fault {
         // Drain the request body so the connection stays usable for keep-alive.
         let _ = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await;
         return canned(fault);
     }
+    let upstream_request = match upstream_request(&inner, parts, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let _turn = if serialised { Some(inner.turn.lock().await) } else { None };
+    send_upstream(&inner, upstream_request, &operation, serialised).await
+}
 
-    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(e) => return aws_error(StatusCode::BAD_REQUEST, "ProxyError", &format!("reading the request body: {e}")),
-    };
+/// The request to send upstream: the body read in full, the target rewritten,
+/// hop-by-hop headers dropped.
+async fn upstream_request(
+    inner: &Inner,
+    mut parts: axum::http::request::Parts,
+    body: Body,
+) -> Result<axum::http::Request<Body>, Response> {
+    let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|e| aws_error(StatusCode::BAD_REQUEST, "ProxyError", &format!("reading the request body: {e}")))?;
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    parts.uri = match format!("{}{path_and_query}", inner.upstream).parse() {
-        Ok(uri) => uri,
-        Err(e) => return aws_error(StatusCode::BAD_REQUEST, "ProxyError", &format!("bad request target: {e}")),
-    };
+    parts.uri = format!("{}{path_and_query}", inner.upstream)
+        .parse()
+        .map_err(|e| aws_error(StatusCode::BAD_REQUEST, "ProxyError", &format!("bad request target: {e}")))?;
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
     // The body is buffered: its exact length replaces whatever framing came in.
     parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let upstream_request = axum::http::Request::from_parts(parts, Body::from(body));
+    Ok(axum::http::Request::from_parts(parts, Body::from(body)))
+}
 
-    match inner.client.request(upstream_request).await {
-        Ok(response) => {
-            let (mut parts, incoming) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, Body::new(incoming))
-        }
-        Err(e) => aws_error(
-            StatusCode::BAD_GATEWAY,
-            "ProxyError",
-            &format!("forwarding {operation} to {}: {e}", inner.upstream),
-        ),
+/// Sends the request upstream; the answer streams back, or with
+/// `read_whole` is read in full first (a serialised request's turn ends
+/// only when its answer is complete).
+async fn send_upstream(
+    inner: &Inner,
+    request: axum::http::Request<Body>,
+    operation: &str,
+    read_whole: bool,
+) -> Response {
+    let bad_gateway = |e: &dyn std::fmt::Display| {
+        aws_error(StatusCode::BAD_GATEWAY, "ProxyError", &format!("forwarding {operation} to {}: {e}", inner.upstream))
+    };
+    let (mut parts, incoming) = match inner.client.request(request).await {
+        Ok(response) => response.into_parts(),
+        Err(e) => return bad_gateway(&e),
+    };
+    strip_hop_by_hop(&mut parts.headers);
+    if !read_whole {
+        return Response::from_parts(parts, Body::new(incoming));
+    }
+    match axum::body::to_bytes(Body::new(incoming), usize::MAX).await {
+        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+        Err(e) => bad_gateway(&e),
     }
 }
 
@@ -293,6 +348,8 @@ mod tests {
     use super::*;
     use crate::moto::{Moto, http_request};
     use serde_json::Value;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
 
     const AUTH: &str = "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/ssm/aws4_request, \
          SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
@@ -387,6 +444,59 @@ mod tests {
         proxy.clear_faults();
         assert_eq!(proxy.pending_faults("POST /v2/email/outbound-emails"), 0);
         assert_eq!(proxy.count("POST /v2/email/outbound-emails"), 1);
+    }
+
+    /// An upstream that answers every request after `delay`, noting the
+    /// most requests it ever had in hand at once.
+    async fn slow_upstream(delay: Duration) -> (String, Arc<AtomicUsize>) {
+        let (in_flight, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let seen = most.clone();
+        let app = Router::new().fallback(move || {
+            let (in_flight, most) = (in_flight.clone(), most.clone());
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                "{}"
+            }
+        });
+        let (addr, _server) = crate::serve_loopback(app).await.unwrap();
+        (format!("http://{addr}"), seen)
+    }
+
+    /// Two concurrent requests for `target` through the proxy: how long both took.
+    async fn two_at_once(proxy: &CountingProxy, target: &str) -> Duration {
+        let call = || async {
+            let (status, _) =
+                http_request(proxy.addr(), "POST", "/", &[("X-Amz-Target", target)], b"{}").await.unwrap();
+            assert_eq!(status, 200);
+        };
+        let started = Instant::now();
+        tokio::join!(call(), call());
+        started.elapsed()
+    }
+
+    #[tokio::test]
+    async fn serialised_operations_are_forwarded_one_at_a_time() {
+        let delay = Duration::from_millis(200);
+        let (upstream, most_at_once) = slow_upstream(delay).await;
+        let proxy = CountingProxy::start(upstream).await.unwrap();
+
+        let took = two_at_once(&proxy, "DynamoDB_20120810.UpdateItem").await;
+        assert!(took < delay * 2, "not serialised: concurrent, took {took:?}");
+        assert_eq!(most_at_once.swap(0, Ordering::SeqCst), 2);
+
+        proxy.serialise("DynamoDB_20120810.");
+        let took = two_at_once(&proxy, "DynamoDB_20120810.UpdateItem").await;
+        assert!(took >= delay * 2, "serialised: one after the other, took {took:?}");
+        assert_eq!(most_at_once.swap(0, Ordering::SeqCst), 1);
+
+        // Other operations still go concurrently.
+        let took = two_at_once(&proxy, "AmazonSSM.GetParameter").await;
+        assert!(took < delay * 2, "other operations are not serialised, took {took:?}");
+        assert_eq!(most_at_once.load(Ordering::SeqCst), 2);
+        assert_eq!(proxy.count("DynamoDB_20120810.UpdateItem"), 4);
     }
 
     #[tokio::test]

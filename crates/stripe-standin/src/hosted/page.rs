@@ -1,6 +1,6 @@
 //! The HTML of the hosted Checkout page.
 
-use super::{PayForm, success_url};
+use super::{EXPIRE_ACTION, PayForm, success_url};
 use crate::objects::allowed_countries;
 use crate::prices::format_amount;
 use axum::http::{StatusCode, header};
@@ -53,6 +53,7 @@ fn page_shell(title: &str, body: &str) -> String {
  input, select {{ width: 100%; box-sizing: border-box; padding: .6em; border: 1px solid #d5dbe1; border-radius: 6px; font-size: 1em; }}
  .row {{ display: flex; gap: .8em; }} .row > div {{ flex: 1; }}
  button {{ width: 100%; margin-top: 1.4em; padding: .8em; font-size: 1.05em; font-weight: 600; color: #fff; background: #635bff; border: 0; border-radius: 6px; cursor: pointer; }}
+ button.secondary {{ margin-top: .8em; font-size: .9em; font-weight: 400; color: #635bff; background: #fff; border: 1px solid #d5dbe1; }}
  .error {{ background: #fdecea; color: #8a1c1c; border-radius: 6px; padding: .6em .8em; margin-bottom: 1em; }}
  .muted {{ color: #6a7383; font-size: .85em; }} code {{ font-size: .85em; }}
  h2 {{ font-size: 1.05em; margin: 1.4em 0 .2em; }}
@@ -70,6 +71,9 @@ fn page_shell(title: &str, body: &str) -> String {
 pub(super) fn checkout_page(session: &Value, items: &[Value], form: &PayForm, error: Option<&str>) -> String {
     if session["status"] == "complete" {
         return already_paid_page(session);
+    }
+    if session["status"] == "expired" {
+        return expired_page(session);
     }
     let id = session["id"].as_str().unwrap_or_default();
     let currency = session["currency"].as_str().unwrap_or("jpy");
@@ -94,6 +98,11 @@ pub(super) fn checkout_page(session: &Value, items: &[Value], form: &PayForm, er
 <code>checkout.session.completed</code> webhook and returns you to the shop, as Stripe would.</p>
 <button type="submit" id="pay">Pay {total}</button>
 </form>
+<form method="post" id="expire-form">
+<input type="hidden" name="action" value="{expire_action}">
+<button type="submit" id="expire" class="secondary">Let this session expire (sends <code>checkout.session.expired</code>,
+as Stripe does when the buyer walks away)</button>
+</form>
 </div></section>
 </div>"#,
         back = back_link(session),
@@ -104,6 +113,7 @@ pub(super) fn checkout_page(session: &Value, items: &[Value], form: &PayForm, er
         email = input_field("email", "Email", &form.email, "email", true, "email"),
         name = input_field("name", "Full name", &form.name, "text", true, "name"),
         shipping = shipping_fields(session, form),
+        expire_action = EXPIRE_ACTION,
     );
     page_shell("Pay (local Stripe Checkout stand-in)", &body)
 }
@@ -117,6 +127,20 @@ fn already_paid_page(session: &Value) -> String {
              <p><a href=\"{}\">Continue to the order page</a></p></main>",
             esc(id),
             esc(&success_url(session))
+        ),
+    )
+}
+
+/// An expired session: Stripe's page says it is no longer available.
+pub(super) fn expired_page(session: &Value) -> String {
+    let id = session["id"].as_str().unwrap_or_default();
+    page_shell(
+        "Session expired",
+        &format!(
+            "<main class=\"card\" id=\"expired\">{}<h1>This checkout session has expired</h1>\
+             <p>Session <code>{}</code> expired: it can no longer be paid. Start again from the ticket page.</p></main>",
+            back_link(session),
+            esc(id)
         ),
     )
 }
