@@ -70,7 +70,7 @@ impl Bed {
         let moto = moto().await;
         moto.verify_domain_identity(SENDER_DOMAIN).await.unwrap();
         let table = unique_name("orders");
-        moto.create_table(&table, &[("pk", "S")], &[("pk", "HASH")]).await.unwrap();
+        moto.create_orders_table(&table).await.unwrap();
         let parameter = format!("/tdf-tickets/{}", unique_name("fulfill"));
         moto.put_parameter(&parameter, &config.to_string()).await.unwrap();
 
@@ -268,12 +268,13 @@ impl Ledger for OneAtATime {
         details: &'a OrderDetails,
         notice: Notice,
         votekey: VotekeyUse<'a>,
+        sale: Option<&'a tickets::inventory::Hold>,
         now: i64,
         lease_seconds: i64,
     ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>> {
         Box::pin(async move {
             let _one = self.lock.lock().await;
-            self.inner.claim(details, notice, votekey, now, lease_seconds).await
+            self.inner.claim(details, notice, votekey, sale, now, lease_seconds).await
         })
     }
     fn complete<'a>(

@@ -38,7 +38,7 @@ impl Lambda {
         let moto = moto().await;
         moto.verify_domain_identity("tokyodemofest.example").await.unwrap();
         let table = unique_name("orders");
-        moto.create_table(&table, &[("pk", "S")], &[("pk", "HASH")]).await.unwrap();
+        moto.create_orders_table(&table).await.unwrap();
         let parameter = format!("/tdf-tickets/{}", unique_name("fulfill-lambda"));
         moto.put_parameter(&parameter, &example_config().to_string()).await.unwrap();
 

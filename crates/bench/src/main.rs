@@ -427,7 +427,7 @@ impl Bed {
 async fn set_up_moto(moto: &Moto, config: &str) -> Result<()> {
     moto.put_parameter(PARAMETER, config).await?;
     moto.verify_domain_identity(SENDER_DOMAIN).await?;
-    moto.create_table(TABLE, &[("pk", "S")], &[("pk", "HASH")]).await?;
+    moto.create_orders_table(TABLE).await?;
     Ok(())
 }
 

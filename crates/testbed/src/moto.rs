@@ -337,6 +337,36 @@ impl Moto {
         Ok(())
     }
 
+    /// The orders table as `template.yaml` declares it: partition key `pk`
+    /// and the sparse `open-holds` index (`hold_state`, `expires_at`) the
+    /// sweeper queries.
+    pub async fn create_orders_table(&self, table: &str) -> io::Result<()> {
+        self.aws_json(
+            "dynamodb",
+            "DynamoDB_20120810.CreateTable",
+            &json!({
+                "TableName": table,
+                "AttributeDefinitions": [
+                    { "AttributeName": "pk", "AttributeType": "S" },
+                    { "AttributeName": "hold_state", "AttributeType": "S" },
+                    { "AttributeName": "expires_at", "AttributeType": "N" },
+                ],
+                "KeySchema": [{ "AttributeName": "pk", "KeyType": "HASH" }],
+                "GlobalSecondaryIndexes": [{
+                    "IndexName": "open-holds",
+                    "KeySchema": [
+                        { "AttributeName": "hold_state", "KeyType": "HASH" },
+                        { "AttributeName": "expires_at", "KeyType": "RANGE" },
+                    ],
+                    "Projection": { "ProjectionType": "ALL" },
+                }],
+                "BillingMode": "PAY_PER_REQUEST",
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// DynamoDB `Scan` of a whole table (follows pagination); items in
     /// DynamoDB JSON (`{"pk": {"S": "..."}}`).
     pub async fn scan_table(&self, table: &str) -> io::Result<Vec<Value>> {
