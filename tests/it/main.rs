@@ -15,6 +15,7 @@ mod checkout;
 mod checkout_lambda;
 mod fulfill;
 mod fulfill_lambda;
+mod inventory;
 mod local_flow;
 mod support;
 mod template;
