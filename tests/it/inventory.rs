@@ -133,7 +133,7 @@ async fn the_open_holds_index_lists_only_held_holds_past_expiry() {
     }
     t.inventory.release(&released, 900).await.unwrap();
     let due = t.inventory.expired_holds(3_500, 100).await.unwrap();
-    assert_eq!(due, [early.clone()], "only the early hold is past expiry and still held");
+    assert_eq!(due, std::slice::from_ref(&early), "only the early hold is past expiry and still held");
     let all = t.inventory.expired_holds(10_000, 100).await.unwrap();
     assert_eq!(all.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), [early.id.as_str(), later.id.as_str()]);
 }
