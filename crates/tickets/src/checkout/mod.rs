@@ -177,6 +177,9 @@ impl Checkout {
         if status == StatusCode::METHOD_NOT_ALLOWED {
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         }
+        if matches!(error, CheckoutError::Busy) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
         response
     }
 

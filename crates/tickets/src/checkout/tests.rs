@@ -162,6 +162,7 @@ async fn stripe_rate_limits_are_retried_then_answered_busy() {
     }
     let busy = bed.post_with("type=visitor&lang=ja", &[]).await;
     assert_eq!(busy.status(), 503);
+    assert_eq!(busy.headers()[header::RETRY_AFTER], "30");
     assert!(text(&busy).contains("ただいま混み合っています"), "{}", text(&busy));
     assert_eq!(bed.counts(visitor()).held, 1, "the busy buyer's hold went back");
 }
