@@ -130,7 +130,7 @@ fn options_from_the_command_line() {
 
 /// The local server on a port of its own, with the example config plus
 /// `extra` keys in a config file (its URLs pointing at that port).
-async fn start_with(extra: serde_json::Value) -> (tempfile::TempDir, local::Server) {
+pub(super) async fn start_with(extra: serde_json::Value) -> (tempfile::TempDir, local::Server) {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let text = local::EXAMPLE_CONFIG.replace("127.0.0.1:3000", &format!("127.0.0.1:{port}"));
