@@ -272,3 +272,43 @@ async fn capacity_holds_expire_button_and_sale_on_the_local_server() {
     assert!(emptied.holds.is_empty() && emptied.counters.is_empty(), "{emptied:?}");
     eprintln!("local_flow capacity test: {:.2} s", started.elapsed().as_secs_f64());
 }
+
+#[tokio::test]
+async fn the_sweeper_gives_back_an_overdue_hold_and_the_page_says_when_sale_opens() {
+    let (_dir, server) = start_with(serde_json::json!({"capacity": {"bronze": 5}, "tshirt_stock": {"l": 3}})).await;
+    let base = server.url().to_owned();
+    let client: Http = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let (status, location, _) =
+        send(&client, Method::POST, &format!("{base}checkout"), Some("type=bronze&tshirt=l")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location:?}");
+    let (_, _, page) = send(&client, Method::GET, &base, None).await;
+    assert_eq!(left(&page, "bronze"), "4 left · 1 in open checkouts");
+    assert!(option(&page, "l").ends_with("(2 left)"));
+
+    // The hold's expiry passes with no word from Stripe (edited in the file, as a person could).
+    let path = server.ledger().path().to_path_buf();
+    let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let holds = file["inventory"]["holds"].as_object_mut().unwrap();
+    assert_eq!(holds.len(), 1);
+    let hold = holds.values_mut().next().unwrap();
+    hold["expires_at"] = serde_json::json!(hold["created_at"].as_i64().unwrap() - 1000);
+    std::fs::write(&path, file.to_string()).unwrap();
+
+    // The sweeper expires the open session through the stand-in's API and gives the places back.
+    let report = server.sweep().await.unwrap();
+    assert_eq!((report.checked, report.released, report.expired_now, report.failed), (1, 1, 1, 0), "{report:?}");
+    let (_, _, page) = send(&client, Method::GET, &base, None).await;
+    assert_eq!(left(&page, "bronze"), "5 left");
+    assert!(option(&page, "l").ends_with("(3 left)"));
+    let (status, _, hosted) = send(&client, Method::GET, location.as_deref().unwrap(), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(hosted.contains("expired"), "the session can no longer be paid");
+    assert_eq!(server.sweep().await.unwrap().checked, 0, "once");
+
+    // A sale that has not opened yet: said on the page, no Buy button to press.
+    drop(server);
+    let (_dir, server) = start_with(serde_json::json!({"sale_opens_at": "2099-12-01T10:00:00+09:00"})).await;
+    let (_, _, page) = send(&client, Method::GET, server.url(), None).await;
+    assert_eq!(left(&page, "visitor"), "Sale opens 2099-12-01 10:00 (UTC+09:00)");
+    assert!(page.contains("<button type=\"submit\" disabled>Buy: Visitor ticket</button>"), "{page}");
+}
