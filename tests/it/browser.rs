@@ -9,6 +9,13 @@
 //! its shipping address. A screenshot of each step goes to
 //! `target/browser-screenshots/`.
 //!
+//! A second, shorter flow runs with a visitor capacity of 1: the ticket page
+//! says "1 left", a checkout holds the place ("Sold out · 1 in open
+//! checkouts"), the stand-in's "Let this session expire" button sends the
+//! signed `checkout.session.expired` and returns to the ticket page, which
+//! says "1 left" again; the ledger page shows the hold released. Its
+//! screenshots go to `target/browser-screenshots/expire/`.
+//!
 //! Needs Debian's `chromium` and `chromium-driver` (`scripts/setup-browser`
 //! installs them; `scripts/test` runs it). Without them the test is skipped
 //! with a loud message, except under CI (env `CI` set), where it fails.
@@ -70,9 +77,10 @@ fn start_driver(chromedriver: &Path, log: &Path) -> Driver {
     driver
 }
 
-fn screenshots_dir() -> PathBuf {
+/// `<target>/browser-screenshots/{sub}`, emptied of the last run's files.
+fn screenshots_dir(sub: &str) -> PathBuf {
     // CARGO_TARGET_TMPDIR is <target>/tmp; the screenshots go beside it.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("browser-screenshots");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("browser-screenshots").join(sub);
     std::fs::create_dir_all(&dir).unwrap();
     for entry in std::fs::read_dir(&dir).unwrap().flatten() {
         if entry.path().extension().is_some_and(|e| e == "png" || e == "html" || e == "log") {
@@ -105,8 +113,9 @@ fn ensure(condition: bool, message: impl Into<String>) -> Result<(), Failure> {
     if condition { Ok(()) } else { Err(message.into().into()) }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn buy_bronze_size_l_in_headless_chromium() {
+/// Chromium and chromedriver, or `None` after saying loudly why the test is
+/// skipped (a panic instead under CI).
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let chromium = on_path(&["chromium", "chromium-browser"]);
     let chromedriver = on_path(&["chromedriver"]);
     let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
@@ -124,21 +133,13 @@ async fn buy_bronze_size_l_in_headless_chromium() {
              SKIPPED tests/browser.rs: {message}\n\
              ********************************************************************\n"
         );
-        return;
+        return None;
     };
-    let started = Instant::now();
-    let dir = screenshots_dir();
-    let scratch = tempfile::tempdir().unwrap();
+    Some((chromium, chromedriver))
+}
 
-    let mut options = local::Options::defaults();
-    options.addr = "127.0.0.1:0".parse().unwrap();
-    options.data_dir = scratch.path().join("local");
-    let server = local::Server::start(options).await.expect("start the local server");
-    let base = server.url().to_owned();
-    eprintln!("{}", server.banner());
-
-    let driver = start_driver(&chromedriver, &dir.join("chromedriver.log"));
-    let profile = scratch.path().join("chromium-profile");
+/// A WebDriver session in headless Chromium with its profile in `profile`.
+async fn open_browser(chromium: &Path, driver: &Driver, profile: &Path) -> Client {
     let capabilities = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -150,11 +151,37 @@ async fn buy_bronze_size_l_in_headless_chromium() {
             ],
         },
     });
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(capabilities.as_object().unwrap().clone())
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
-        .expect("a WebDriver session in headless Chromium");
+        .expect("a WebDriver session in headless Chromium")
+}
+
+/// Saves the failing page and panics with `e`.
+async fn fail(browser: &Client, dir: &Path, e: &Failure) -> ! {
+    let _ = std::fs::write(dir.join("failure.png"), browser.screenshot().await.unwrap_or_default());
+    let _ = std::fs::write(dir.join("failure.html"), browser.source().await.unwrap_or_default());
+    let _ = browser.clone().close().await;
+    panic!("browser flow failed: {e} (see {}/failure.png and failure.html)", dir.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buy_bronze_size_l_in_headless_chromium() {
+    let Some((chromium, chromedriver)) = browser_tools() else { return };
+    let started = Instant::now();
+    let dir = screenshots_dir("");
+    let scratch = tempfile::tempdir().unwrap();
+
+    let mut options = local::Options::defaults();
+    options.addr = "127.0.0.1:0".parse().unwrap();
+    options.data_dir = scratch.path().join("local");
+    let server = local::Server::start(options).await.expect("start the local server");
+    let base = server.url().to_owned();
+    eprintln!("{}", server.banner());
+
+    let driver = start_driver(&chromedriver, &dir.join("chromedriver.log"));
+    let browser = open_browser(&chromium, &driver, &scratch.path().join("chromium-profile")).await;
     eprintln!("browser: {:>6.2} s  session started", started.elapsed().as_secs_f64());
 
     let mut steps = Steps { browser: &browser, dir: &dir, count: 0, started };
@@ -209,10 +236,7 @@ async fn buy_bronze_size_l_in_headless_chromium() {
     }
     .await;
     if let Err(e) = &flow {
-        let _ = std::fs::write(dir.join("failure.png"), browser.screenshot().await.unwrap_or_default());
-        let _ = std::fs::write(dir.join("failure.html"), browser.source().await.unwrap_or_default());
-        let _ = browser.clone().close().await;
-        panic!("browser flow failed: {e} (see {}/failure.png and failure.html)", dir.display());
+        fail(&browser, &dir, e).await;
     }
     browser.close().await.expect("close the browser");
     drop(driver);
@@ -251,5 +275,69 @@ async fn buy_bronze_size_l_in_headless_chromium() {
     assert_eq!(deliveries[0].status, Some(200), "{deliveries:#?}");
     assert!(deliveries[0].response.contains("\"emailed\""), "{deliveries:#?}");
 
+    eprintln!("browser: {:>6.2} s  done; screenshots in {}", started.elapsed().as_secs_f64(), dir.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn let_a_held_checkout_expire_in_headless_chromium() {
+    let Some((chromium, chromedriver)) = browser_tools() else { return };
+    let started = Instant::now();
+    let dir = screenshots_dir("expire");
+    let (scratch, server) = super::local_flow::start_with(serde_json::json!({"capacity": {"visitor": 1}})).await;
+    let base = server.url().to_owned();
+    let driver = start_driver(&chromedriver, &dir.join("chromedriver.log"));
+    let browser = open_browser(&chromium, &driver, &scratch.path().join("chromium-profile")).await;
+    eprintln!("browser: {:>6.2} s  session started", started.elapsed().as_secs_f64());
+
+    let mut steps = Steps { browser: &browser, dir: &dir, count: 0, started };
+    let left = |expected: &'static str| {
+        let browser = &browser;
+        async move {
+            let text = browser.wait().for_element(Locator::Id("left-visitor")).await?.text().await?;
+            ensure(text == expected, format!("the ticket page says {text:?}, not {expected:?}"))
+        }
+    };
+    let flow = async {
+        // 1. One visitor place; a checkout holds it.
+        browser.goto(&base).await?;
+        left("1 left").await?;
+        steps.shot("one-left").await?;
+        browser.find(Locator::Css("form#buy-visitor button[type=submit]")).await?.click().await?;
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("expire")).await?;
+        let hosted = browser.current_url().await?;
+        steps.shot("stand-in-checkout").await?;
+        browser.goto(&base).await?;
+        left("Sold out · 1 in open checkouts").await?;
+        steps.shot("held").await?;
+
+        // 2. Let the session expire: back on the ticket page, the place is free again.
+        browser.goto(hosted.as_str()).await?;
+        browser.wait().for_element(Locator::Id("expire")).await?.click().await?;
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Id("left-visitor")).await?;
+        let url = browser.current_url().await?;
+        ensure(url.as_str() == base, format!("expected cancel_url (the ticket page), got {url}"))?;
+        left("1 left").await?;
+        steps.shot("expired-one-left").await?;
+
+        // 3. The ledger page: the hold released.
+        browser.goto(&format!("{base}ledger")).await?;
+        let status = browser.wait().for_element(Locator::Css("tr.hold td.status")).await?.text().await?;
+        ensure(status == "released", format!("the hold is {status:?}"))?;
+        steps.shot("ledger-hold-released").await?;
+        Ok::<(), Failure>(())
+    }
+    .await;
+    if let Err(e) = &flow {
+        fail(&browser, &dir, e).await;
+    }
+    browser.close().await.expect("close the browser");
+    drop(driver);
+
+    let deliveries = server.webhook_deliveries();
+    assert_eq!(deliveries.len(), 1, "{deliveries:#?}");
+    assert_eq!((deliveries[0].event_type.as_str(), deliveries[0].status), ("checkout.session.expired", Some(200)));
+    let inventory = server.ledger().inventory().await.unwrap();
+    assert!(inventory.counters.values().all(|c| c.held == 0 && c.sold == 0), "{inventory:?}");
+    assert!(server.outbox().list().await.unwrap().is_empty(), "no email for an expired checkout");
     eprintln!("browser: {:>6.2} s  done; screenshots in {}", started.elapsed().as_secs_f64(), dir.display());
 }

@@ -127,3 +127,188 @@ fn options_from_the_command_line() {
     assert!(local::is_placeholder_key("sk_test_replace_with_your_test_key"));
     assert!(!local::is_placeholder_key("sk_test_51Habcdefghijklmnop"));
 }
+
+/// The local server on a port of its own, with the example config plus
+/// `extra` keys in a config file (its URLs pointing at that port).
+pub(super) async fn start_with(extra: serde_json::Value) -> (tempfile::TempDir, local::Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let text = local::EXAMPLE_CONFIG.replace("127.0.0.1:3000", &format!("127.0.0.1:{port}"));
+    let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+    config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let mut options = local::Options::defaults();
+    options.addr = ([127, 0, 0, 1], port).into();
+    options.config = local::ConfigChoice::File(path);
+    options.data_dir = dir.path().join("data");
+    let server = local::Server::start(options).await.unwrap();
+    assert!(server.info.warnings.is_empty(), "{:?}", server.info.warnings);
+    (dir, server)
+}
+
+/// The `<p class="availability …" id="left-{ticket}">` text on the ticket page.
+fn left(page: &str, ticket: &str) -> String {
+    let marker = format!("id=\"left-{ticket}\">");
+    let Some(start) = page.find(&marker) else { return String::new() };
+    let rest = &page[start + marker.len()..];
+    rest[..rest.find("</p>").unwrap()].to_owned()
+}
+
+/// The `<option value="{value}" …>…</option>` of the ticket page, whole.
+fn option<'a>(page: &'a str, value: &str) -> &'a str {
+    let start = page.find(&format!("<option value=\"{value}\"")).unwrap();
+    let rest = &page[start..];
+    &rest[..rest.find("</option>").unwrap()]
+}
+
+/// The ledger file's hold `id` (its JSON), read as a person would.
+fn hold_in_file(server: &local::Server, id: &str) -> serde_json::Value {
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(server.ledger().path()).unwrap()).unwrap();
+    file["inventory"]["holds"][id].clone()
+}
+
+#[tokio::test]
+async fn capacity_holds_expire_button_and_sale_on_the_local_server() {
+    let started = std::time::Instant::now();
+    let (dir, server) = start_with(serde_json::json!({
+        "capacity": {"visitor": 1},
+        "tshirt_stock": {"s": 2, "m": 1},
+    }))
+    .await;
+    let base = server.url().to_owned();
+    let client: Http = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+
+    // What is left, on the page and in GET /availability (the checkout handler's).
+    let (status, _, page) = send(&client, Method::GET, &base, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(left(&page, "visitor"), "1 left");
+    assert_eq!(left(&page, "bronze"), "", "bronze itself is unlimited");
+    assert!(option(&page, "s").ends_with("(2 left)") && option(&page, "m").ends_with("(1 left)"), "{page}");
+    assert!(!option(&page, "l").contains("left"), "size L is not stocked");
+    let (status, _, json) = send(&client, Method::GET, &format!("{base}availability"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["tickets"]["visitor"]["available"], 1);
+    assert_eq!(json["tickets"]["bronze"]["options"]["tshirt"]["m"]["available"], 1);
+
+    // The one visitor place goes into an open checkout; the next visitor finds it sold out.
+    let (status, location, _) = send(&client, Method::POST, &format!("{base}checkout"), Some("type=visitor")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let first = location.unwrap();
+    assert!(first.starts_with(&format!("{base}stripe/pay/cs_test_")), "{first}");
+    let (status, _, page) = send(&client, Method::POST, &format!("{base}checkout"), Some("type=visitor")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("Sold out"), "{page}");
+    // The last size M goes the same way.
+    let (status, _, _) = send(&client, Method::POST, &format!("{base}checkout"), Some("type=bronze&tshirt=m")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = send(&client, Method::POST, &format!("{base}checkout"), Some("type=bronze&tshirt=m")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, _, page) = send(&client, Method::GET, &base, None).await;
+    assert_eq!(left(&page, "visitor"), "Sold out · 1 in open checkouts");
+    assert!(page.contains("<button type=\"submit\" disabled>Buy: Visitor ticket</button>"));
+    let m = option(&page, "m");
+    assert!(m.contains(" disabled>") && m.ends_with("(sold out)"), "{m}");
+
+    let inventory = server.ledger().inventory().await.unwrap();
+    let holds = inventory.holds_newest_first();
+    assert_eq!(holds.len(), 2);
+    let visitor_hold = holds.iter().find(|h| h.counters[0].as_str() == "ticket#visitor").unwrap().id.clone();
+    assert_eq!(hold_in_file(&server, &visitor_hold)["status"], "held");
+
+    // The hosted page's expire button: checkout.session.expired, signed, to /fulfill; the place comes back.
+    let (status, _, hosted) = send(&client, Method::GET, &first, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(hosted.contains("id=\"expire\""), "the stand-in offers the expire button");
+    let (status, location, _) = send(&client, Method::POST, &first, Some("action=expire")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some(base.as_str()), "back to cancel_url");
+    let deliveries = server.webhook_deliveries();
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0].event_type, "checkout.session.expired");
+    assert_eq!(deliveries[0].url, format!("{base}fulfill"));
+    assert_eq!(deliveries[0].status, Some(200), "the signature checks out: {deliveries:?}");
+    assert_eq!(hold_in_file(&server, &visitor_hold)["status"], "released");
+    let (_, _, page) = send(&client, Method::GET, &base, None).await;
+    assert_eq!(left(&page, "visitor"), "1 left");
+
+    // Paying sells the new hold: sold = 1, nothing held.
+    let (status, location, _) = send(&client, Method::POST, &format!("{base}checkout"), Some("type=visitor")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let second = location.unwrap();
+    let (status, location, _) =
+        send(&client, Method::POST, &second, Some("email=grace%40example.com&name=Grace+Hopper")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.unwrap().starts_with(&format!("{base}fulfill?session_id=")));
+    let deliveries = server.webhook_deliveries();
+    assert_eq!((deliveries[1].event_type.as_str(), deliveries[1].status), ("checkout.session.completed", Some(200)));
+    let inventory = server.ledger().inventory().await.unwrap();
+    let sold = inventory.holds.values().find(|h| h.counters[0].as_str() == "ticket#visitor" && h.id != visitor_hold);
+    assert_eq!(hold_in_file(&server, &sold.unwrap().id)["status"], "sold");
+    let visitor = inventory.counters.iter().find(|(k, _)| k.as_str() == "ticket#visitor").unwrap().1;
+    assert_eq!((visitor.held, visitor.sold), (0, 1));
+    let (_, _, page) = send(&client, Method::GET, &base, None).await;
+    assert_eq!(left(&page, "visitor"), "Sold out");
+    let (_, _, page) = send(&client, Method::GET, &format!("{base}ledger"), None).await;
+    assert!(page.contains("id=\"holds\"") && page.contains("id=\"counters\""));
+    assert!(page.contains("hold-sold") && page.contains("hold-released") && page.contains("hold-held"));
+    assert!(page.contains("<code>ticket#visitor</code></td><td class=\"held\">0</td><td class=\"sold\">1</td><td class=\"capacity\">1</td>"));
+
+    // Nothing is overdue for the sweeper yet (holds last hold_minutes).
+    assert_eq!(server.sweep().await.unwrap(), tickets::fulfill::SweepReport::default());
+
+    // --reset empties the ledger file, holds and counters with it.
+    drop(server);
+    let mut options = local::Options::defaults();
+    options.addr = "127.0.0.1:0".parse().unwrap();
+    options.data_dir = dir.path().join("data");
+    let again = local::Server::start(options.clone()).await.unwrap();
+    assert_eq!(again.ledger().inventory().await.unwrap().holds.len(), 3, "kept without --reset");
+    drop(again);
+    options.reset = true;
+    let again = local::Server::start(options).await.unwrap();
+    let emptied = again.ledger().inventory().await.unwrap();
+    assert!(emptied.holds.is_empty() && emptied.counters.is_empty(), "{emptied:?}");
+    eprintln!("local_flow capacity test: {:.2} s", started.elapsed().as_secs_f64());
+}
+
+#[tokio::test]
+async fn the_sweeper_gives_back_an_overdue_hold_and_the_page_says_when_sale_opens() {
+    let (_dir, server) = start_with(serde_json::json!({"capacity": {"bronze": 5}, "tshirt_stock": {"l": 3}})).await;
+    let base = server.url().to_owned();
+    let client: Http = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let (status, location, _) =
+        send(&client, Method::POST, &format!("{base}checkout"), Some("type=bronze&tshirt=l")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location:?}");
+    let (_, _, page) = send(&client, Method::GET, &base, None).await;
+    assert_eq!(left(&page, "bronze"), "4 left · 1 in open checkouts");
+    assert!(option(&page, "l").ends_with("(2 left)"));
+
+    // The hold's expiry passes with no word from Stripe (edited in the file, as a person could).
+    let path = server.ledger().path().to_path_buf();
+    let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let holds = file["inventory"]["holds"].as_object_mut().unwrap();
+    assert_eq!(holds.len(), 1);
+    let hold = holds.values_mut().next().unwrap();
+    hold["expires_at"] = serde_json::json!(hold["created_at"].as_i64().unwrap() - 1000);
+    std::fs::write(&path, file.to_string()).unwrap();
+
+    // The sweeper expires the open session through the stand-in's API and gives the places back.
+    let report = server.sweep().await.unwrap();
+    assert_eq!((report.checked, report.released, report.expired_now, report.failed), (1, 1, 1, 0), "{report:?}");
+    let (_, _, page) = send(&client, Method::GET, &base, None).await;
+    assert_eq!(left(&page, "bronze"), "5 left");
+    assert!(option(&page, "l").ends_with("(3 left)"));
+    let (status, _, hosted) = send(&client, Method::GET, location.as_deref().unwrap(), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(hosted.contains("expired"), "the session can no longer be paid");
+    assert_eq!(server.sweep().await.unwrap().checked, 0, "once");
+
+    // A sale that has not opened yet: said on the page, no Buy button to press.
+    drop(server);
+    let (_dir, server) = start_with(serde_json::json!({"sale_opens_at": "2099-12-01T10:00:00+09:00"})).await;
+    let (_, _, page) = send(&client, Method::GET, server.url(), None).await;
+    assert_eq!(left(&page, "visitor"), "Sale opens 2099-12-01 10:00 (UTC+09:00)");
+    assert!(page.contains("<button type=\"submit\" disabled>Buy: Visitor ticket</button>"), "{page}");
+}

@@ -6,9 +6,13 @@
 //! a thank-you page, the outbox and the ledger. Stripe is either the
 //! stand-in (`stripe-standin`, which also serves the hosted Checkout page and
 //! delivers the signed webhook) or, with a real test key, Stripe itself.
-//! The ledger is a [`FileLedger`], mail goes to an [`OutboxMailer`]: only
-//! what is wired in differs from the Lambda path.
+//! The ledger is a [`FileLedger`] (orders, and the capacity counters and
+//! holds), mail goes to an [`OutboxMailer`]: only what is wired in differs
+//! from the Lambda path. `GET /availability` is the checkout handler's, as
+//! on AWS, and a sweeper runs [`Fulfill::sweep`] every minute as the
+//! scheduled event does there.
 
+mod availability;
 mod pages;
 
 use axum::Router;
@@ -24,7 +28,8 @@ use stripe_standin::{FakeStripe, FakeStripeOptions, HostedCheckout};
 use tickets::checkout::Checkout;
 use tickets::config::{Config, ConfigCache, ConfigSource, FileSource};
 use tickets::doubles::ScriptedSource;
-use tickets::fulfill::Fulfill;
+use tickets::fulfill::{Fulfill, SweepReport};
+use tickets::inventory::Inventory;
 use tickets::ledger::Ledger;
 use tickets::stripe::{DEFAULT_API_BASE, StripeApi};
 use tokio::net::TcpListener;
@@ -38,6 +43,9 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
 /// Where the stand-in's hosted Checkout page lives on the local server.
 pub const HOSTED_ROUTE: &str = "/stripe/pay";
+
+/// How often the sweeper gives back holds whose checkout expired unnoticed.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Which config to run with.
 #[derive(Clone, Debug)]
@@ -151,17 +159,18 @@ pub struct Running {
     pub warnings: Vec<String>,
 }
 
-/// A running local server. Dropping it stops it.
+/// A running local server. Dropping it stops it (and its sweeper).
 pub struct Server {
     pub info: Arc<Running>,
-    ledger: Arc<FileLedger>,
-    outbox: Arc<OutboxMailer>,
+    app: Arc<App>,
     fake: Option<FakeStripe>,
     task: Option<JoinHandle<()>>,
+    sweeper: JoinHandle<()>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        self.sweeper.abort();
         if let Some(task) = &self.task {
             task.abort();
         }
@@ -303,8 +312,11 @@ impl Server {
             StripeBackend::Real(api) => api.clone(),
         };
         let payments = Arc::new(StripeApi::new(api_base, tickets::runtime::STRIPE_TIMEOUT));
-        let checkout = Checkout::new(cache.clone(), payments.clone());
-        let fulfill = Fulfill::new(cache.clone(), payments, ledger.clone() as Arc<dyn Ledger>, outbox.clone());
+        // The file ledger keeps the holds too, as the orders table does on AWS.
+        let inventory = ledger.clone() as Arc<dyn Inventory>;
+        let checkout = Checkout::new(cache.clone(), payments.clone()).with_inventory(inventory.clone());
+        let fulfill = Fulfill::new(cache.clone(), payments, ledger.clone() as Arc<dyn Ledger>, outbox.clone())
+            .with_inventory(inventory);
         let info = Arc::new(Running {
             url: format!("{base}/"),
             stripe: stripe.clone(),
@@ -314,16 +326,10 @@ impl Server {
             event_name: config.email().event_name.clone(),
             warnings: url_warnings(&config, &base),
         });
-        let app = App {
-            info: info.clone(),
-            config: cache,
-            checkout,
-            fulfill,
-            ledger: ledger.clone(),
-            outbox: outbox.clone(),
-        };
-        let (fake, task) = serve(listener, router(Arc::new(app)), &stripe, &config, &base)?;
-        Ok(Server { info, ledger, outbox, fake, task })
+        let app = Arc::new(App { info: info.clone(), config: cache, checkout, fulfill, ledger, outbox });
+        let (fake, task) = serve(listener, router(app.clone()), &stripe, &config, &base)?;
+        let sweeper = tokio::spawn(sweep_every(app.clone(), SWEEP_EVERY));
+        Ok(Server { info, app, fake, task, sweeper })
     }
 
     pub fn url(&self) -> &str {
@@ -331,11 +337,16 @@ impl Server {
     }
 
     pub fn ledger(&self) -> &FileLedger {
-        &self.ledger
+        &self.app.ledger
     }
 
     pub fn outbox(&self) -> &OutboxMailer {
-        &self.outbox
+        &self.app.outbox
+    }
+
+    /// One sweep now, as the background sweeper runs every [`SWEEP_EVERY`].
+    pub async fn sweep(&self) -> Result<SweepReport, tickets::fulfill::FulfillFault> {
+        self.app.fulfill.sweep().await
     }
 
     /// Webhooks the stand-in delivered (none with real Stripe).
@@ -376,6 +387,29 @@ impl Server {
     }
 }
 
+/// The sweeper: [`Fulfill::sweep`] at start and then every `period`, logged
+/// when it found something. Runs until the server's drop aborts it.
+async fn sweep_every(app: Arc<App>, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        match app.fulfill.sweep().await {
+            Ok(report) if report != SweepReport::default() => tracing::info!(
+                checked = report.checked,
+                released = report.released,
+                expired_now = report.expired_now,
+                fulfilled = report.fulfilled,
+                kept = report.kept,
+                failed = report.failed,
+                "sweeper: settled expired holds"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeper: sweep failed; trying again in a minute"),
+        }
+    }
+}
+
 /// A path relative to the current folder when it is below it.
 fn display_path(path: &Path) -> String {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -399,6 +433,7 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(pages::tickets))
         .route("/checkout", any(checkout))
+        .route("/availability", any(checkout))
         .route("/fulfill", any(fulfill))
         .route("/thanks", get(pages::thanks))
         .route("/outbox", get(pages::outbox))

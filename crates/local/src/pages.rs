@@ -1,6 +1,8 @@
-//! The local server's own pages: the sample ticket page, the thank-you page,
-//! the outbox and the ledger.
+//! The local server's own pages: the sample ticket page (with what is left,
+//! from `GET /availability`), the thank-you page, the outbox and the ledger
+//! (orders, holds and counters).
 
+use crate::availability::{self, Availability};
 use crate::{App, Shared, StripeBackend};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -8,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use std::fmt::Write as _;
 use stripe_standin::{example_prices, format_amount};
 use tickets::config::Catalog;
+use tickets::inventory::{CounterKey, HoldStatus};
 use tickets::web::escape_html as esc;
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -36,6 +39,10 @@ const STYLE: &str = r#"
  .email iframe { width: 100%; height: 28em; border: 1px solid #ddd; background: #fff; }
  .cols { display: flex; gap: 1em; flex-wrap: wrap; } .cols > div { flex: 1 1 24em; min-width: 0; }
  .status-emailed { color: #0a7a2f; font-weight: 600; } .muted { color: #666; font-size: .9em; }
+ .availability { margin: .2em 0 .4em; font-weight: 600; color: #0a7a2f; }
+ .availability.sold-out, .availability.closed { color: #b3261e; }
+ button:disabled { background: #aaa; cursor: not-allowed; }
+ .hold-held { color: #8a5a00; font-weight: 600; } .hold-sold { color: #0a7a2f; font-weight: 600; }
 "#;
 
 fn page(app: &App, title: &str, body: &str) -> String {
@@ -60,28 +67,48 @@ fn known_price(app: &App, price: &str) -> Option<String> {
     example_prices().into_iter().find(|p| p.id == price).map(|p| format_amount(p.unit_amount, &p.currency))
 }
 
-/// The catalog as HTML forms POSTing to `action` (what an organizer copies).
-pub fn ticket_forms(catalog: &Catalog, action: &str, price: impl Fn(&str) -> Option<String>) -> String {
+/// The catalog as HTML forms POSTing to `action` (what an organizer copies);
+/// with `availability`, what is left of each limited ticket and stocked choice.
+pub(crate) fn ticket_forms(
+    catalog: &Catalog,
+    action: &str,
+    price: impl Fn(&str) -> Option<String>,
+    availability: Option<&Availability>,
+) -> String {
     let mut out = String::new();
     for ticket in catalog.tickets() {
-        let id = ticket.id().as_str();
+        let id = esc(ticket.id().as_str());
         let amount = price(ticket.price().as_str())
             .map(|a| format!(" <span class=\"price\">{}</span>", esc(&a)))
             .unwrap_or_default();
+        let note = availability.and_then(|a| a.ticket_note(ticket));
         let _ = writeln!(out, "<form class=\"ticket\" id=\"buy-{id}\" method=\"post\" action=\"{}\">", esc(action));
         let _ = writeln!(out, "  <h2>{}{amount}</h2>", esc(ticket.name()));
+        if let Some(note) = &note {
+            let _ =
+                writeln!(out, "  <p class=\"availability {}\" id=\"left-{id}\">{}</p>", note.state, esc(&note.text));
+        }
         let _ = writeln!(out, "  <input type=\"hidden\" name=\"type\" value=\"{id}\">");
         for group in ticket.options() {
             let field = esc(group.field());
             let _ = writeln!(out, "  <label>{} <select name=\"{field}\" required>", esc(group.label()));
             let _ = writeln!(out, "    <option value=\"\">Choose…</option>");
             for choice in group.choices() {
-                let extra =
+                let mut extra =
                     choice.price().and_then(|p| price(p.as_str())).map(|a| format!(" (+{a})")).unwrap_or_default();
+                let left = availability.and_then(|a| a.choice_left(ticket, group.field(), choice.value()));
+                match left {
+                    Some(0) => extra.push_str(" (sold out)"),
+                    Some(n) => {
+                        let _ = write!(extra, " ({n} left)");
+                    }
+                    None => {}
+                }
                 let _ = writeln!(
                     out,
-                    "    <option value=\"{}\">{}{}</option>",
+                    "    <option value=\"{}\"{}>{}{}</option>",
                     esc(choice.value()),
+                    if left == Some(0) { " disabled" } else { "" },
                     esc(choice.label()),
                     esc(&extra)
                 );
@@ -94,7 +121,8 @@ pub fn ticket_forms(catalog: &Catalog, action: &str, price: impl Fn(&str) -> Opt
                 "  <p class=\"muted\">Shipped to you: the shipping address is asked for at checkout.</p>"
             );
         }
-        let _ = writeln!(out, "  <button type=\"submit\">Buy: {}</button>", esc(ticket.name()));
+        let disabled = if note.is_some_and(|n| !n.on_sale) { " disabled" } else { "" };
+        let _ = writeln!(out, "  <button type=\"submit\"{disabled}>Buy: {}</button>", esc(ticket.name()));
         let _ = writeln!(out, "</form>");
     }
     out
@@ -111,8 +139,19 @@ pub(crate) async fn tickets(State(app): Shared) -> Response {
         }
     };
     let action = format!("{}checkout", app.info.url);
-    let forms = ticket_forms(config.catalog(), &action, |p| known_price(&app, p));
-    let plain = ticket_forms(config.catalog(), &action, |_| None);
+    // What is left and the sale windows, as GET /availability reports them.
+    let (left, unknown) = match availability::fetch(&app.checkout).await {
+        Ok(left) => (Some(left), String::new()),
+        Err(e) => (
+            None,
+            format!(
+                "<p class=\"muted\" id=\"availability-unknown\">What is left is not known right now: {}</p>",
+                esc(&e)
+            ),
+        ),
+    };
+    let forms = ticket_forms(config.catalog(), &action, |p| known_price(&app, p), left.as_ref());
+    let plain = ticket_forms(config.catalog(), &action, |_| None, None);
     let intro = match &app.info.stripe {
         StripeBackend::StandIn => {
             "Choose a ticket and pay on the local stand-in for Stripe Checkout: no real payment happens. \
@@ -124,7 +163,7 @@ pub(crate) async fn tickets(State(app): Shared) -> Response {
         }
     };
     let body = format!(
-        "<h1>Tickets</h1><p>{intro}</p>{forms}\
+        "<h1>Tickets</h1><p>{intro}</p>{unknown}{forms}\
          <details><summary>The HTML of these forms, to copy into your own site</summary>\
          <p class=\"muted\">On your site, point <code>action</code> at your API's domain \
          (<code>https://tickets.example.org/checkout</code>). No JavaScript is needed.</p><pre id=\"form-html\">{}</pre></details>",
@@ -277,5 +316,91 @@ pub(crate) async fn ledger(State(app): Shared) -> Response {
         }
         body.push_str("</table>");
     }
+    match app.ledger.inventory().await {
+        Ok(inventory) => {
+            let config = app.config.current().await.ok();
+            body.push_str(&inventory_tables(&inventory, config.as_ref().map(|c| c.catalog()), now()));
+        }
+        Err(e) => {
+            let _ = write!(body, "<h2>Holds</h2><p>{}</p>", esc(&e.to_string()));
+        }
+    }
     html(StatusCode::OK, page(&app, "Ledger", &body))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A counter's limit in the config as it is now (`None`: no longer limited).
+fn capacity_of(catalog: &Catalog, key: &CounterKey) -> Option<u32> {
+    let groups = catalog.capacity_groups().iter().map(|(name, n)| (CounterKey::group(name), Some(*n)));
+    let tickets = catalog.tickets().iter().flat_map(|t| {
+        let stocks = t
+            .options()
+            .iter()
+            .flat_map(|g| g.choices().iter().map(move |c| (CounterKey::stock(g.field(), c.value()), c.stock())));
+        std::iter::once((CounterKey::ticket(t), t.capacity())).chain(stocks)
+    });
+    groups.chain(tickets).find(|(k, _)| k == key).and_then(|(_, n)| n)
+}
+
+/// `in 34 min`, `2 min ago`.
+fn relative(seconds: i64) -> String {
+    let minutes = (seconds.abs() + 59) / 60;
+    if seconds >= 0 { format!("in {minutes} min") } else { format!("{minutes} min ago") }
+}
+
+/// The capacity counters and the holds (checkouts that took a place).
+fn inventory_tables(inventory: &localstore::InventorySnapshot, catalog: Option<&Catalog>, now: i64) -> String {
+    let mut body = String::from(
+        "<h2>Counters</h2><p class=\"muted\">Places taken per limit: held by open checkouts, sold to paid orders.</p>",
+    );
+    if inventory.counters.is_empty() {
+        body.push_str("<p id=\"counters-empty\">No place taken yet.</p>");
+    } else {
+        body.push_str("<table id=\"counters\"><tr><th>Counter</th><th>Held</th><th>Sold</th><th>Capacity</th></tr>");
+        for (key, counts) in &inventory.counters {
+            let capacity = catalog.and_then(|c| capacity_of(c, key)).map_or_else(|| "–".to_owned(), |n| n.to_string());
+            let _ = write!(
+                body,
+                "<tr class=\"counter\" data-counter=\"{key}\"><td><code>{key}</code></td><td class=\"held\">{}</td>\
+                 <td class=\"sold\">{}</td><td class=\"capacity\">{capacity}</td></tr>",
+                counts.held,
+                counts.sold,
+                key = esc(key.as_str()),
+            );
+        }
+        body.push_str("</table>");
+    }
+    body.push_str(
+        "<h2>Holds</h2><p class=\"muted\">One per checkout of a limited ticket, newest first: <code>held</code> until \
+         paid (<code>sold</code>) or given back (<code>released</code>: the session expired, or the sweeper found it overdue).</p>",
+    );
+    let holds = inventory.holds_newest_first();
+    if holds.is_empty() {
+        body.push_str("<p id=\"holds-empty\">No hold yet.</p>");
+        return body;
+    }
+    body.push_str(
+        "<table id=\"holds\"><tr><th>Created</th><th>Hold</th><th>Status</th><th>Counters</th><th>Expires</th></tr>",
+    );
+    for hold in holds {
+        let counters: Vec<String> = hold.counters.iter().map(|c| format!("<code>{}</code>", esc(c.as_str()))).collect();
+        let expires = match hold.status {
+            HoldStatus::Held => format!("{} ({})", when(hold.expires_at * 1000), relative(hold.expires_at - now)),
+            _ => when(hold.expires_at * 1000),
+        };
+        let _ = write!(
+            body,
+            "<tr class=\"hold\" data-hold=\"{id}\"><td>{created}</td><td><code>{id}</code></td>\
+             <td class=\"status hold-{status}\">{status}</td><td>{counters}</td><td>{expires}</td></tr>",
+            id = esc(&hold.id),
+            created = when(hold.created_at * 1000),
+            status = hold.status.as_str(),
+            counters = counters.join("<br>"),
+        );
+    }
+    body.push_str("</table>");
+    body
 }

@@ -3,10 +3,13 @@
 //! → write. One process at a time: two servers sharing the file would not
 //! see each other's claims.
 //!
-//! The file (`{"orders": {...}, "votekeys": {...}}`) is read before and
-//! written after every change, so it can be inspected, or deleted to start
-//! afresh, while the server runs.
+//! The file (`{"orders": {...}, "votekeys": {...}, "inventory": {"counters":
+//! {...}, "holds": {...}}}`) is read before and written after every change,
+//! so it can be inspected, or deleted to start afresh (orders and holds
+//! alike), while the server runs.
 
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tickets::BoxFuture;
 use tickets::doubles::LedgerState;
@@ -33,6 +36,12 @@ impl FileLedger {
     pub async fn list(&self) -> Result<Vec<OrderRecord>, LedgerFault> {
         let _guard = self.lock.lock().await;
         Ok(self.load().await?.orders())
+    }
+
+    /// Every counter and hold as the file holds them now (the local ledger page).
+    pub async fn inventory(&self) -> Result<InventorySnapshot, LedgerFault> {
+        let state = self.read(|state| serde_json::to_value(&state.inventory)).await?;
+        state.and_then(serde_json::from_value).map_err(|e| LedgerFault(format!("reading the inventory: {e}")))
     }
 
     async fn load(&self) -> Result<LedgerState, LedgerFault> {
@@ -66,6 +75,25 @@ impl FileLedger {
         let result = change(&mut state);
         self.save(&state).await?;
         Ok(result)
+    }
+}
+
+/// The inventory part of the file: counters (`ticket#visitor`, `group#hall`,
+/// `stock#tshirt#m`) and holds by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct InventorySnapshot {
+    #[serde(default)]
+    pub counters: BTreeMap<CounterKey, Counts>,
+    #[serde(default)]
+    pub holds: BTreeMap<String, Hold>,
+}
+
+impl InventorySnapshot {
+    /// The holds, newest first.
+    pub fn holds_newest_first(&self) -> Vec<&Hold> {
+        let mut holds: Vec<&Hold> = self.holds.values().collect();
+        holds.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        holds
     }
 }
 
@@ -134,6 +162,7 @@ impl Inventory for FileLedger {
 mod tests {
     use super::*;
     use std::sync::Arc;
+    use tickets::inventory::HoldStatus;
 
     fn details(id: &str) -> OrderDetails {
         OrderDetails { session_id: id.into(), email: Some("buyer@example.com".into()), ..OrderDetails::default() }
@@ -157,6 +186,33 @@ mod tests {
         assert_eq!((orders.len(), orders[0].votekey.as_deref()), (1, Some("BCDFGHJK")));
         let repeat = again.claim(&order, Notice::Votekey, VotekeyUse::Keep("BCDFGHJK"), None, 3, 10).await.unwrap();
         assert_eq!(repeat, ClaimOutcome::AlreadySent);
+    }
+
+    #[tokio::test]
+    async fn holds_follow_the_in_memory_rules_and_persist_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = FileLedger::new(dir.path().join("ledger.json"));
+        assert_eq!(ledger.inventory().await.unwrap(), InventorySnapshot::default(), "no file yet");
+        let counter = CounterKey::stock("tshirt", "m");
+        let limits = [Limit { counter: counter.clone(), capacity: 1 }];
+        let first = Hold::new(&limits, 100, 1860).unwrap();
+        assert_eq!(ledger.reserve(&first, &limits).await.unwrap(), Reservation::Held);
+        let second = Hold::new(&limits, 101, 1860).unwrap();
+        assert!(matches!(ledger.reserve(&second, &limits).await.unwrap(), Reservation::SoldOut { .. }));
+        assert_eq!(ledger.expired_holds(1961, 10).await.unwrap(), vec![first.clone()]);
+
+        // A restarted server sees the hold, and gives it back once.
+        let again = FileLedger::new(ledger.path());
+        let snapshot = again.inventory().await.unwrap();
+        assert_eq!(snapshot.holds_newest_first(), vec![&first]);
+        assert_eq!((snapshot.counters[&counter].held, snapshot.counters[&counter].sold), (1, 0));
+        assert!(again.release(&first, 200).await.unwrap());
+        assert!(!again.release(&first, 201).await.unwrap(), "released once");
+        assert_eq!(again.hold(&first.id).await.unwrap().unwrap().status, HoldStatus::Released);
+        assert_eq!(again.counts(std::slice::from_ref(&counter)).await.unwrap()[0].taken(), 0);
+        let text = std::fs::read_to_string(again.path()).unwrap();
+        assert!(text.contains("\"inventory\"") && text.contains("\"released\""), "{text}");
+        assert_eq!(again.reserve(&second, &limits).await.unwrap(), Reservation::Held, "the place is free again");
     }
 
     #[tokio::test]

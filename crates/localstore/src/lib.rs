@@ -6,7 +6,7 @@
 mod ledger;
 mod outbox;
 
-pub use ledger::FileLedger;
+pub use ledger::{FileLedger, InventorySnapshot};
 pub use outbox::{OutboxMailer, StoredEmail};
 
 use std::path::Path;
