@@ -279,7 +279,7 @@ impl Payments for StripeApi {
             let mut sessions = Vec::new();
             let mut after: Option<String> = None;
             loop {
-                let mut list = ListCheckoutSession::new().created(window.clone()).limit(100);
+                let mut list = ListCheckoutSession::new().created(window).limit(100);
                 if let Some(last) = &after {
                     list = list.starting_after(last.clone());
                 }

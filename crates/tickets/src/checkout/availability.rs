@@ -135,11 +135,11 @@ impl Checkout {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let cache = if status == StatusCode::OK { "public, max-age=5" } else { "no-store" };
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-        if let Some(origin) = self.config.current().await.ok().and_then(|c| c.site_origin().map(str::to_owned)) {
-            if let Ok(origin) = HeaderValue::from_str(&origin) {
-                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-            }
+        if let Some(origin) = self.config.current().await.ok().and_then(|c| c.site_origin().map(str::to_owned))
+            && let Ok(origin) = HeaderValue::from_str(&origin)
+        {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
         }
         if status == StatusCode::METHOD_NOT_ALLOWED {
             headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
