@@ -5,12 +5,15 @@
 //!   moto (SSM, DynamoDB, SES) and the Stripe stand-in;
 //! - `checkout_lambda`, `fulfill_lambda`: the real binaries under the Lambda
 //!   Runtime API emulator (`cargo build --bins` first; `scripts/test` does it);
+//! - `capacity_lambda`: capacity and holds through the real binaries
+//!   (reserve, sold out, release, expiry webhook, sweeper, /availability);
 //! - `local_flow`, `browser`: the local dev server over HTTP and in headless Chromium;
 //! - `template`: the SAM template.
 //!
 //! `support` holds the shared set-up (one moto for the whole binary).
 
 mod browser;
+mod capacity_lambda;
 mod checkout;
 mod checkout_lambda;
 mod fulfill;
