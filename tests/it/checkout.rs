@@ -205,7 +205,10 @@ async fn stripe_faults_give_502_and_the_next_try_works() {
     let failed = bed.checkout.handle(form_request("type=visitor", "text/html")).await;
     assert_eq!(failed.status(), 502);
     let page = text(failed.body());
-    assert!(page.contains("the payment service could not be reached; please try again"), "{page}");
+    assert!(
+        page.contains("The payment service could not be reached; please try again. Nothing was charged."),
+        "{page}"
+    );
     assert!(!page.contains("Injected fault"), "Stripe's own message is logged, not shown");
 
     bed.stripe.fail_next([Failure::Delay(Duration::from_secs(2))]);

@@ -214,7 +214,7 @@ async fn a_stripe_fault_is_a_502_and_the_next_request_works() {
     lambda.stripe.fail_next([Failure::Status(500)]);
     let (failed, _) = lambda.invoke(visitor.clone()).await;
     assert_eq!(status(&failed), 502, "{failed}");
-    assert!(body(&failed).contains("the payment service could not be reached"), "{failed}");
+    assert!(body(&failed).contains("The payment service could not be reached"), "{failed}");
     assert!(!body(&failed).contains("Injected fault"), "Stripe's message is logged, not shown: {failed}");
     assert_eq!(lambda.creates(), 1, "no retry of a failed session creation");
     lambda.assert_alive();

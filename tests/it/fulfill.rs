@@ -1059,7 +1059,8 @@ async fn other_event_types_are_acknowledged_and_ignored() {
     let bed = Bed::new().await;
     let (id, buyer) = bed.bronze(PaymentOutcome::Paid).await;
     let reads = bed.stripe_reads();
-    for event_type in ["payment_intent.succeeded", "checkout.session.expired", "charge.refunded", "customer.created"] {
+    // (checkout.session.expired is handled: it gives a hold back; see capacity_lambda.)
+    for event_type in ["payment_intent.succeeded", "charge.refunded", "customer.created"] {
         let response = bed.deliver(event_type, &id).await;
         assert_status(&response, 200, event_type);
         assert_eq!(outcome(&response), "ignored", "{event_type}");
@@ -1080,6 +1081,8 @@ enum Seed {
     SettledPaid,
     /// A konbini-style session, completed unpaid and then failed.
     SettledFailed,
+    /// A visitor session nobody paid, expired.
+    Expired,
     /// The event names no session.
     Nothing,
 }
@@ -1090,6 +1093,7 @@ const FULFILL_EVENTS: &[(&str, u16, Option<&str>, usize, Seed)] = &[
     ("fulfill-async-succeeded.json", 200, Some("emailed"), 1, Seed::SettledPaid),
     ("fulfill-bad-signature.json", 400, None, 0, Seed::Paid),
     ("fulfill-completed.json", 200, Some("emailed"), 1, Seed::Paid),
+    ("fulfill-expired.json", 200, Some("expired"), 0, Seed::Expired),
     ("fulfill-ignored.json", 200, Some("ignored"), 0, Seed::Nothing),
     ("fulfill-landing.json", 303, None, 1, Seed::Paid),
 ];
@@ -1107,6 +1111,11 @@ async fn every_fulfill_event_gets_its_expected_status() {
             Seed::Paid => {
                 let (id, buyer) = bed.bronze(PaymentOutcome::Paid).await;
                 (Some(id), Some(buyer))
+            }
+            Seed::Expired => {
+                let id = bed.create_session("type=visitor").await;
+                assert!(bed.stripe.expire_now(&id).is_some());
+                (Some(id), None)
             }
             Seed::SettledPaid | Seed::SettledFailed => {
                 let (id, buyer) = bed.visitor(PaymentOutcome::Pending).await;

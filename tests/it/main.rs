@@ -5,14 +5,18 @@
 //!   moto (SSM, DynamoDB, SES) and the Stripe stand-in;
 //! - `checkout_lambda`, `fulfill_lambda`: the real binaries under the Lambda
 //!   Runtime API emulator (`cargo build --bins` first; `scripts/test` does it);
+//! - `capacity_lambda`, `drop`: capacity and holds through the real binaries
+//!   (several checkout containers at once for the ticket drop);
 //! - `local_flow`, `browser`: the local dev server over HTTP and in headless Chromium;
 //! - `template`: the SAM template.
 //!
 //! `support` holds the shared set-up (one moto for the whole binary).
 
 mod browser;
+mod capacity_lambda;
 mod checkout;
 mod checkout_lambda;
+mod drop;
 mod fulfill;
 mod fulfill_lambda;
 mod inventory;

@@ -8,6 +8,8 @@ use std::sync::{Arc, Weak};
 use testbed::moto::Moto;
 use tokio::sync::Mutex;
 
+pub mod capacity;
+
 /// moto takes a second or two to start: tests share one while any of them
 /// holds it; the last one to finish stops it (by PID, in `Moto`'s Drop).
 pub async fn moto() -> Arc<Moto> {
