@@ -151,3 +151,39 @@ async fn counts_read_many_counters_at_once_with_zero_for_unknown_ones() {
     assert!(counts[..120].iter().all(|c| *c == Counts::default()));
     assert_eq!((counts[120].held, counts[121].held), (1, 1));
 }
+
+/// A `TransactionCanceledException` whose reasons say a concurrent
+/// transaction won (first item conflicted), as DynamoDB answers at a drop.
+fn conflict(items: usize) -> String {
+    let mut reasons =
+        vec![serde_json::json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"})];
+    reasons.extend((1..items).map(|_| serde_json::json!({"Code": "None"})));
+    serde_json::json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]",
+        "CancellationReasons": reasons,
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn conflicting_reservations_are_retried_then_reported_as_contended() {
+    const TRANSACT: &str = "DynamoDB_20120810.TransactWriteItems";
+    let moto = moto().await;
+    let name = unique_name("contended");
+    moto.create_orders_table(&name).await.unwrap();
+    let proxy = testbed::proxy::CountingProxy::start(moto.endpoint_url()).await.unwrap();
+    let aws = aws_config(&moto).to_builder().endpoint_url(proxy.endpoint_url()).build();
+    let inventory = DynamoInventory::new(aws_sdk_dynamodb::Client::new(&aws), &name);
+    proxy.respond_next(TRANSACT, 400, conflict(3), 3);
+    let hold = Hold::new(&limits(), 1_000, 2_100).unwrap();
+    assert_eq!(inventory.reserve(&hold, &limits()).await.unwrap(), Reservation::Held, "won on the fourth try");
+    assert_eq!(proxy.count(TRANSACT), 4);
+    // A conflict that outlasts the budget takes nothing and says so.
+    proxy.respond_next(TRANSACT, 400, conflict(3), 10_000);
+    let crowded = Hold::new(&limits(), 1_010, 2_100).unwrap();
+    assert_eq!(inventory.reserve(&crowded, &limits()).await.unwrap(), Reservation::Contended);
+    proxy.clear_faults();
+    let counts = inventory.counts(&[CounterKey::group("hall")]).await.unwrap();
+    assert_eq!(counts[0].held, 1, "only the first hold took a place");
+}

@@ -156,6 +156,10 @@ impl Inventory for FileLedger {
     fn expired_holds<'a>(&'a self, now: i64, max: usize) -> BoxFuture<'a, Result<Vec<Hold>, LedgerFault>> {
         Box::pin(self.read(move |state| state.inventory.expired_holds(now, max)))
     }
+
+    fn park<'a>(&'a self, hold: &'a Hold) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(self.change(|state| state.inventory.park(&hold.id)))
+    }
 }
 
 #[cfg(test)]

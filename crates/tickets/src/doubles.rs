@@ -25,6 +25,7 @@ pub struct MemoryPayments {
     created: Mutex<Vec<SessionRequest>>,
     retrievals: AtomicUsize,
     expirations: Mutex<Vec<String>>,
+    listings: AtomicUsize,
 }
 
 impl MemoryPayments {
@@ -49,6 +50,11 @@ impl MemoryPayments {
     /// Every session creation asked for, in order.
     pub fn created(&self) -> Vec<SessionRequest> {
         lock(&self.created).clone()
+    }
+
+    /// How many times sessions were listed.
+    pub fn listings(&self) -> usize {
+        self.listings.load(Ordering::SeqCst)
     }
 
     /// Every session expired through the API, in order.
@@ -103,6 +109,7 @@ impl Payments for MemoryPayments {
         to: i64,
     ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>> {
         Box::pin(async move {
+            self.listings.fetch_add(1, Ordering::SeqCst);
             self.fault()?;
             let sessions = lock(&self.sessions);
             Ok(sessions.values().filter(|s| (from..=to).contains(&s.created)).cloned().collect())

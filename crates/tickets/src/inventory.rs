@@ -135,6 +135,9 @@ pub struct Hold {
     pub status: HoldStatus,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Held but awaiting a delayed payment: the sweeper leaves it alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parked: bool,
 }
 
 /// Metadata key carrying the hold id on the Checkout Session.
@@ -152,6 +155,7 @@ impl Hold {
             status: HoldStatus::Held,
             created_at: now,
             expires_at: now + hold_seconds,
+            parked: false,
         })
     }
 
@@ -188,6 +192,9 @@ pub enum Reservation {
     Held,
     /// `counter` is full (its state as the refused write saw it).
     SoldOut { counter: CounterKey, counts: Counts },
+    /// So many buyers wrote the same counters at once that the write kept
+    /// losing within its time budget: nothing was taken; try again shortly.
+    Contended,
 }
 
 /// The inventory's storage. The sale itself happens inside the votekey claim
@@ -207,8 +214,14 @@ pub trait Inventory: Send + Sync {
     /// Each counter's state, in the order asked (zero for a counter never used).
     fn counts<'a>(&'a self, counters: &'a [CounterKey]) -> BoxFuture<'a, Result<Vec<Counts>, LedgerFault>>;
 
-    /// Up to `max` holds still `held` whose `expires_at` is before `now`, oldest first.
+    /// Up to `max` holds still `held` whose `expires_at` is before `now`,
+    /// oldest first; parked holds are not among them.
     fn expired_holds<'a>(&'a self, now: i64, max: usize) -> BoxFuture<'a, Result<Vec<Hold>, LedgerFault>>;
+
+    /// Takes a held hold out of the sweeper's sight: its session is complete
+    /// and awaits a delayed payment (konbini can take days), whose webhook
+    /// sells or releases it. `Ok(false)`: it was not held.
+    fn park<'a>(&'a self, hold: &'a Hold) -> BoxFuture<'a, Result<bool, LedgerFault>>;
 }
 
 #[cfg(test)]

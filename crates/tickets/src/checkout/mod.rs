@@ -45,7 +45,7 @@ pub enum CheckoutError {
     Inventory(#[from] LedgerFault),
     #[error("the payment service could not be reached; please try again")]
     Stripe(#[from] StripeFault),
-    #[error("Stripe kept answering 429 (rate limit) within the time budget")]
+    #[error("too many buyers at once: Stripe's rate limit or the counters' write contention outlasted the time budget")]
     Busy,
 }
 
@@ -204,8 +204,12 @@ impl Checkout {
             let inventory = self.inventory.as_deref().ok_or(CheckoutError::NoInventory)?;
             let now = (self.clock)();
             let hold = Hold::new(&limits, now, i64::from(config.hold_minutes()) * 60)?;
-            if let Reservation::SoldOut { counter, counts } = inventory.reserve(&hold, &limits).await? {
-                return Err(CheckoutError::SoldOut(SoldOut::new(&order, &counter, &counts)));
+            match inventory.reserve(&hold, &limits).await? {
+                Reservation::Held => {}
+                Reservation::SoldOut { counter, counts } => {
+                    return Err(CheckoutError::SoldOut(SoldOut::new(&order, &counter, &counts)));
+                }
+                Reservation::Contended => return Err(CheckoutError::Busy),
             }
             match self.create_session(&config, &session_request.holding(&hold)).await {
                 Ok(session) => session,

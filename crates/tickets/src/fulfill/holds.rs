@@ -111,19 +111,28 @@ impl Fulfill {
         let config = self.config.current().await?;
         let holds = inventory.expired_holds(self.now() - SWEEP_GRACE_SECONDS, SWEEP_BATCH).await?;
         report.checked = holds.len();
-        let (Some(first), Some(last)) =
-            (holds.iter().map(|h| h.created_at).min(), holds.iter().map(|h| h.created_at).max())
-        else {
-            return Ok(report);
-        };
-        // One listing covers the whole batch (holds of one drop are minutes apart).
+        for batch in batches(holds) {
+            self.sweep_batch(&config, inventory, &batch, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// One listing of Stripe's sessions covers a batch of holds made close together.
+    async fn sweep_batch(
+        &self,
+        config: &Config,
+        inventory: &dyn Inventory,
+        holds: &[Hold],
+        report: &mut SweepReport,
+    ) -> Result<(), FulfillFault> {
+        let (Some(first), Some(last)) = (holds.first(), holds.last()) else { return Ok(()) };
         let key = config.stripe_secret_key();
-        let listed =
-            self.payments.sessions_created_between(key, first - SESSION_WINDOW.0, last + SESSION_WINDOW.1).await?;
+        let (from, to) = (first.created_at - SESSION_WINDOW.0, last.created_at + SESSION_WINDOW.1);
+        let listed = self.payments.sessions_created_between(key, from, to).await?;
         let by_hold: BTreeMap<&str, &SessionView> =
             listed.iter().filter_map(|s| Some((s.metadata.get(HOLD_METADATA_KEY)?.as_str(), s))).collect();
-        for hold in &holds {
-            match self.sweep_hold(&config, inventory, hold, by_hold.get(hold.id.as_str()).copied()).await {
+        for hold in holds {
+            match self.sweep_hold(config, inventory, hold, by_hold.get(hold.id.as_str()).copied()).await {
                 Ok(Swept::Released { expired_now }) => {
                     report.released += 1;
                     report.expired_now += usize::from(expired_now);
@@ -136,7 +145,7 @@ impl Fulfill {
                 }
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     async fn sweep_hold(
@@ -171,7 +180,23 @@ impl Fulfill {
             self.fulfill(config, &session.id).await?;
             Ok(Swept::Fulfilled)
         } else {
+            // Complete, awaiting a delayed payment: its webhook decides, not the clock.
+            inventory.park(hold).await?;
             Ok(Swept::Kept)
         }
     }
+}
+
+/// Holds sorted by creation, cut where two are more than ten minutes apart,
+/// so no listing spans the quiet hours between two bursts of sales.
+fn batches(mut holds: Vec<Hold>) -> Vec<Vec<Hold>> {
+    holds.sort_by_key(|h| h.created_at);
+    let mut batches: Vec<Vec<Hold>> = Vec::new();
+    for hold in holds {
+        match batches.last_mut() {
+            Some(batch) if batch.last().is_some_and(|l| hold.created_at - l.created_at <= 600) => batch.push(hold),
+            _ => batches.push(vec![hold]),
+        }
+    }
+    batches
 }

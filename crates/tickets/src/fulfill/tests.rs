@@ -487,6 +487,28 @@ async fn the_sweeper_fulfils_paid_sessions_keeps_pending_ones_and_releases_orpha
     assert_eq!(hold_status(&bed, &orphan), HoldStatus::Released);
     assert_eq!(bed.mailer.sent().len(), 1, "the missed webhook's email went out");
     assert!(bed.payments.expirations().is_empty(), "complete sessions are not expired");
+    // The pending one is parked: later sweeps leave it to its payment's webhook.
+    assert_eq!(bed.fulfill.sweep().await.unwrap(), SweepReport::default());
+    assert_eq!(bed.notify_failure("cs_test_s3").await.unwrap(), Outcome::FailureEmailed);
+    assert_eq!(hold_status(&bed, &pending_hold), HoldStatus::Released);
+}
+
+#[tokio::test]
+async fn one_sweep_lists_each_burst_of_holds_once() {
+    let (bed, first) = bed_with_hold(SessionView { complete: false, ..session("cs_test_b1", PaymentStatus::Unpaid) });
+    let limits = [Limit { counter: CounterKey::stock("tshirt", "l"), capacity: 5 }];
+    // Two more holds: one a minute after the first, one two hours later.
+    let near = Hold::new(&limits, first.created_at + 60, 35 * 60).unwrap();
+    let later = Hold::new(&limits, first.created_at + 7_200, 35 * 60).unwrap();
+    bed.ledger.with_state(|s| {
+        s.inventory.reserve(&near, &limits).unwrap();
+        s.inventory.reserve(&later, &limits).unwrap();
+    });
+    bed.at(later.expires_at + SWEEP_GRACE_SECONDS + 1);
+    let report = bed.fulfill.sweep().await.unwrap();
+    assert_eq!((report.checked, report.released, report.expired_now), (3, 3, 1));
+    // Two listings (one per burst), one expiry, one retrieve after it.
+    assert_eq!(bed.payments.listings(), 2);
 }
 
 #[tokio::test]

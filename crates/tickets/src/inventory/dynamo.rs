@@ -142,11 +142,18 @@ fn hold_from_item(item: &Item) -> Option<Hold> {
         status: HoldStatus::parse(&text(item, "status")?)?,
         created_at: number(item, "created_at")?,
         expires_at: number(item, "expires_at")?,
+        // Held yet out of the open-holds index: parked.
+        parked: text(item, "status").as_deref() == Some("held") && !item.contains_key("hold_state"),
     })
 }
 
-/// How many times a reservation is tried when it meets a concurrent one.
+/// How many times a release is tried when it meets a concurrent write.
 const CONFLICT_ATTEMPTS: u32 = 6;
+
+/// How long a reservation keeps trying while concurrent ones on the same
+/// counters win: at a drop every buyer writes the ticket's counter. Within
+/// the checkout function's 10 s, with Stripe's call still to come.
+const CONTENDED_BUDGET: Duration = Duration::from_millis(2500);
 
 impl DynamoInventory {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoInventory {
@@ -211,14 +218,20 @@ impl Inventory for DynamoInventory {
     fn reserve<'a>(&'a self, hold: &'a Hold, limits: &'a [Limit]) -> BoxFuture<'a, Result<Reservation, LedgerFault>> {
         Box::pin(async move {
             // At a drop many buyers write the same counters at once; DynamoDB
-            // cancels all but one of the overlapping transactions. Try again.
-            for attempt in 0..CONFLICT_ATTEMPTS {
+            // cancels overlapping transactions (TransactionConflict). Try
+            // again after a random pause, growing to at most 0.4 s.
+            let started = std::time::Instant::now();
+            for attempt in 0.. {
                 if let Attempt::Done(reservation) = self.try_reserve(hold, limits).await? {
                     return Ok(reservation);
                 }
-                tokio::time::sleep(jittered(Duration::from_millis(20), attempt)).await;
+                let pause = jittered(Duration::from_millis(20), attempt.min(4));
+                if started.elapsed() + pause > CONTENDED_BUDGET {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
             }
-            Err(LedgerFault("the reservation kept meeting concurrent ones".into()))
+            Ok(Reservation::Contended)
         })
     }
 
@@ -262,23 +275,57 @@ impl Inventory for DynamoInventory {
 
     fn expired_holds<'a>(&'a self, now: i64, max: usize) -> BoxFuture<'a, Result<Vec<Hold>, LedgerFault>> {
         Box::pin(async move {
-            let output = self
+            let mut holds = Vec::new();
+            let mut start: Option<Item> = None;
+            loop {
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(OPEN_HOLDS_INDEX)
+                    .key_condition_expression("#hold_state = :held AND #expires_at < :now")
+                    .expression_attribute_names("#hold_state", "hold_state")
+                    .expression_attribute_names("#expires_at", "expires_at")
+                    .expression_attribute_values(":held", s(HoldStatus::Held.as_str()))
+                    .expression_attribute_values(":now", n(now))
+                    .limit(i32::try_from((max - holds.len()).max(1)).unwrap_or(100))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|e| fault("Query (open holds)", e))?;
+                // The index is eventually consistent: a hold sold a moment ago may
+                // still show; its release is conditional and changes nothing then.
+                holds.extend(output.items().iter().filter_map(hold_from_item).filter(|h| h.status == HoldStatus::Held));
+                start = output.last_evaluated_key().cloned();
+                if start.is_none() || holds.len() >= max {
+                    return Ok(holds);
+                }
+            }
+        })
+    }
+
+    fn park<'a>(&'a self, hold: &'a Hold) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move {
+            use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+            let result = self
                 .client
-                .query()
+                .update_item()
                 .table_name(&self.table)
-                .index_name(OPEN_HOLDS_INDEX)
-                .key_condition_expression("#hold_state = :held AND #expires_at < :now")
+                .key("pk", hold_key(&hold.id))
+                .update_expression("REMOVE #hold_state")
+                .condition_expression("#status = :held")
                 .expression_attribute_names("#hold_state", "hold_state")
-                .expression_attribute_names("#expires_at", "expires_at")
+                .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":held", s(HoldStatus::Held.as_str()))
-                .expression_attribute_values(":now", n(now))
-                .limit(i32::try_from(max).unwrap_or(100))
                 .send()
-                .await
-                .map_err(|e| fault("Query (open holds)", e))?;
-            // The index is eventually consistent: a hold sold a moment ago may
-            // still show; its release is conditional and changes nothing then.
-            Ok(output.items().iter().filter_map(hold_from_item).filter(|h| h.status == HoldStatus::Held).collect())
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                    Ok(false)
+                }
+                Err(e) => Err(fault("UpdateItem (park)", e)),
+            }
         })
     }
 }

@@ -78,9 +78,21 @@ impl InventoryState {
         counters.iter().map(|c| self.counters.get(c).cloned().unwrap_or_default()).collect()
     }
 
+    pub fn park(&mut self, hold_id: &str) -> bool {
+        let Some(hold) = self.holds.get_mut(hold_id).filter(|h| h.status == HoldStatus::Held) else {
+            return false;
+        };
+        hold.parked = true;
+        true
+    }
+
     pub fn expired_holds(&self, now: i64, max: usize) -> Vec<Hold> {
-        let mut expired: Vec<Hold> =
-            self.holds.values().filter(|h| h.status == HoldStatus::Held && h.expires_at < now).cloned().collect();
+        let mut expired: Vec<Hold> = self
+            .holds
+            .values()
+            .filter(|h| h.status == HoldStatus::Held && !h.parked && h.expires_at < now)
+            .cloned()
+            .collect();
         expired.sort_by_key(|h| h.expires_at);
         expired.truncate(max);
         expired

@@ -284,6 +284,10 @@ impl Inventory for MemoryLedger {
     fn expired_holds<'a>(&'a self, now: i64, max: usize) -> BoxFuture<'a, Result<Vec<Hold>, LedgerFault>> {
         Box::pin(async move { Ok(self.enter(LedgerOp::InventoryRead)?.inventory.expired_holds(now, max)) })
     }
+
+    fn park<'a>(&'a self, hold: &'a Hold) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::Release)?.inventory.park(&hold.id)) })
+    }
 }
 
 #[cfg(test)]
