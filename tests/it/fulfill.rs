@@ -878,6 +878,8 @@ async fn a_refused_send_keeps_the_claim_and_the_retry_after_the_lease_sends_the_
     let bed = Bed::new().await;
     // SES v2 SendEmail: throttled (429 and 400 spellings, retried by the SDK) or rejected (not retried).
     for (status, error) in [(429, "TooManyRequestsException"), (400, "ThrottlingException"), (400, "MessageRejected")] {
+        // The handler's clock stands still: a slow machine cannot run the lease out early.
+        bed.freeze();
         let what = format!("SendEmail answering {status} {error}");
         let (id, buyer) = bed.bronze(PaymentOutcome::Paid).await;
         let event = bed.event_body("checkout.session.completed", &id);

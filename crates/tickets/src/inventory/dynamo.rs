@@ -161,12 +161,21 @@ impl DynamoInventory {
     }
 
     /// Sends a transaction; `Ok(None)` if it committed, else the reasons it was cancelled.
+    /// `token` is DynamoDB's idempotency token: the SDK's retry of an attempt
+    /// that timed out after committing succeeds without applying it twice.
     async fn transact(
         &self,
         what: &str,
+        token: &str,
         writes: Vec<TransactWriteItem>,
     ) -> Result<Option<Vec<CancellationReason>>, LedgerFault> {
-        let result = self.client.transact_write_items().set_transact_items(Some(writes)).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            .client_request_token(token)
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(None),
             Err(e) => match e.as_service_error() {
@@ -184,11 +193,20 @@ impl DynamoInventory {
             writes.push(take_place(&self.table, limit, hold.expires_at)?);
         }
         writes.push(put_hold(&self.table, hold)?);
-        let Some(reasons) = self.transact("TransactWriteItems (reserve)", writes).await? else {
+        let Some(reasons) = self.transact("TransactWriteItems (reserve)", &hold.id, writes).await? else {
             return Ok(Attempt::Done(Reservation::Held));
         };
         if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
             return Ok(Attempt::Conflict);
+        }
+        let only_the_hold = reasons
+            .iter()
+            .enumerate()
+            .all(|(i, r)| (r.code() == Some("ConditionalCheckFailed")) == (i == limits.len()));
+        if only_the_hold && self.hold(&hold.id).await?.is_some() {
+            // Hold ids are random: this is our own earlier attempt, committed
+            // before its answer was lost (where the token is not honoured).
+            return Ok(Attempt::Done(Reservation::Held));
         }
         let full = reasons.iter().take(limits.len()).position(|r| r.code() == Some("ConditionalCheckFailed"));
         match full {
@@ -242,7 +260,8 @@ impl Inventory for DynamoInventory {
                 writes.push(adjust(&self.table, counter, &[("held", -1), ("taken", -1)])?);
             }
             for attempt in 0..CONFLICT_ATTEMPTS {
-                let Some(reasons) = self.transact("TransactWriteItems (release)", writes.clone()).await? else {
+                let token = format!("release_{}", &hold.id[hold.id.len().saturating_sub(24)..]);
+                let Some(reasons) = self.transact("TransactWriteItems (release)", &token, writes.clone()).await? else {
                     return Ok(true);
                 };
                 if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") {

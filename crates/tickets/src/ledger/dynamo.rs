@@ -256,9 +256,11 @@ impl DynamoLedger {
 
     /// The claim with the new votekey's reservation and the hold's sale, in
     /// one transaction.
+    #[allow(clippy::too_many_arguments)]
     async fn claim_in_transaction(
         &self,
         write: ClaimWrite,
+        token: &str,
         details: &OrderDetails,
         reserve: Option<&str>,
         sale: Vec<TransactWriteItem>,
@@ -291,7 +293,14 @@ impl DynamoLedger {
             writes.push(TransactWriteItem::builder().put(reservation).build());
         }
         writes.extend(sale);
-        let result = self.client.transact_write_items().set_transact_items(Some(writes)).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            // The claim's token: an SDK retry of a committed attempt is not applied twice.
+            .client_request_token(token)
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
         let Err(e) = result else { return Ok(None) };
         let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
             return Err(fault("TransactWriteItems (claim)", e));
@@ -377,7 +386,7 @@ impl Ledger for DynamoLedger {
                 self.claim_alone(write, details, notice, now).await?
             } else {
                 // A new votekey and/or a sale: atomically with the claim.
-                self.claim_in_transaction(write, details, reserve, sale, notice, now).await?
+                self.claim_in_transaction(write, &token, details, reserve, sale, notice, now).await?
             };
             Ok(refused.unwrap_or(ClaimOutcome::Claimed { token, expires_at }))
         })
