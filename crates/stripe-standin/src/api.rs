@@ -1,7 +1,9 @@
 //! The fake REST API: create, retrieve, list and expire Checkout sessions,
-//! list their line items; every request recorded, rate-limited and faults
+//! list their line items; retrieve charges, PaymentIntents, refunds and
+//! disputes (`expand[]` of their id fields); every request recorded, rate-limited and faults
 //! injected on demand, `Idempotency-Key` honoured on POSTs.
 
+use crate::charges::kind_of;
 use crate::expiry::ExpireError;
 use crate::idempotency;
 use crate::listing::{LIST_URL, list_sessions};
@@ -49,13 +51,31 @@ pub enum Failure {
 }
 
 pub(crate) fn api_router(store: Arc<Mutex<Store>>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route(LIST_URL, post(create_session).get(list))
         .route("/v1/checkout/sessions/{id}", get(retrieve_session))
         .route("/v1/checkout/sessions/{id}/expire", post(expire))
-        .route("/v1/checkout/sessions/{id}/line_items", get(list_line_items))
-        .with_state(store)
+        .route("/v1/checkout/sessions/{id}/line_items", get(list_line_items));
+    for resource in [&CHARGES, &PAYMENT_INTENTS, &REFUNDS, &DISPUTES] {
+        let handler = move |s: Shared, id: Path<String>, q: RawQuery, h: HeaderMap| retrieve(s, id, q, h, resource);
+        router = router.route(&format!("/v1/{}/{{id}}", resource.path), get(handler));
+    }
+    router.with_state(store)
 }
+
+/// A kind of object `GET /v1/{path}/{id}` retrieves.
+struct Resource {
+    path: &'static str,
+    /// Its `object`, as in Stripe's "No such charge" message.
+    object: &'static str,
+    /// The `param` Stripe names when there is no such object.
+    param: &'static str,
+}
+
+const CHARGES: Resource = Resource { path: "charges", object: "charge", param: "id" };
+const PAYMENT_INTENTS: Resource = Resource { path: "payment_intents", object: "payment_intent", param: "intent" };
+const REFUNDS: Resource = Resource { path: "refunds", object: "refund", param: "refund" };
+const DISPUTES: Resource = Resource { path: "disputes", object: "dispute", param: "dispute" };
 
 type Shared = State<Arc<Mutex<Store>>>;
 
@@ -239,13 +259,46 @@ async fn expire(
 }
 
 fn no_such_session(id: &str) -> Response {
-    stripe_error(
-        StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        &format!("No such checkout.session: '{id}'"),
-        Some("session"),
-        Some("resource_missing"),
-    )
+    no_such("checkout.session", id, "session")
+}
+
+/// Stripe's 404 for an id it does not know.
+fn no_such(object: &str, id: &str, param: &str) -> Response {
+    let message = format!("No such {object}: '{id}'");
+    stripe_error(StatusCode::NOT_FOUND, "invalid_request_error", &message, Some(param), Some("resource_missing"))
+}
+
+/// `expand[]=field` for fields holding the id of an object the fake keeps
+/// (`latest_charge`, `payment_intent`, `charge`): the object replaces its id.
+/// Other paths are left as they are.
+fn expand_ids(store: &Store, object: &mut Value, query: &[(String, String)]) {
+    for (_, field) in query.iter().filter(|(k, _)| k.starts_with("expand")) {
+        let found = object.get(field.as_str()).and_then(Value::as_str).and_then(|id| store.object(id));
+        if let Some(expanded) = found.cloned() {
+            object[field.as_str()] = expanded;
+        }
+    }
+}
+
+async fn retrieve(
+    State(store): Shared,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    resource: &Resource,
+) -> Response {
+    let request = recorded("GET", format!("/v1/{}/{id}", resource.path), query, &headers, &[]);
+    let params = request.query.clone();
+    if let Err(response) = admit(&store, request).await {
+        return response;
+    }
+    let store = lock(&store);
+    let found = store.object(&id).filter(|_| kind_of(&id) == Some(resource.object));
+    let Some(mut object) = found.cloned() else {
+        return no_such(resource.object, &id, resource.param);
+    };
+    expand_ids(&store, &mut object, &params);
+    axum::Json(object).into_response()
 }
 
 fn line_items_path(session_id: &str) -> String {
@@ -259,7 +312,8 @@ async fn retrieve_session(
     headers: HeaderMap,
 ) -> Response {
     let request = recorded("GET", format!("/v1/checkout/sessions/{id}"), query, &headers, &[]);
-    let expand_line_items = request.query.iter().any(|(k, v)| k.starts_with("expand") && v == "line_items");
+    let params = request.query.clone();
+    let expand_line_items = params.iter().any(|(k, v)| k.starts_with("expand") && v == "line_items");
     if let Err(response) = admit(&store, request).await {
         return response;
     }
@@ -272,6 +326,7 @@ async fn retrieve_session(
         let items = store.line_items.get(&id).map_or(&[][..], Vec::as_slice);
         session["line_items"] = list_page(items, &[], &line_items_path(&id));
     }
+    expand_ids(&store, &mut session, &params);
     axum::Json(session).into_response()
 }
 

@@ -1,6 +1,7 @@
 //! [`FakeStripe`]: starting the stand-in, and what tests ask of it.
 
 use crate::api::{Failure, RecordedRequest, api_router};
+use crate::charges::{RefundError, event_object_kind, kind_of};
 use crate::hosted::{HostedCheckout, WebhookDelivery, hosted_router};
 use crate::objects::event_for;
 use crate::payment::{self, Buyer, PayError, PaymentOutcome};
@@ -198,5 +199,72 @@ impl FakeStripe {
     pub fn event(&self, event_type: &str, session_id: &str) -> Option<Value> {
         let session = self.session(session_id)?;
         Some(event_for(event_type, session))
+    }
+
+    /// A webhook event of `event_type` carrying the object `id` names as it
+    /// is now: `charge.refunded` (and other `charge.*`) a charge `ch_…`,
+    /// `charge.dispute.*` a dispute `dp_…`, `refund.*` and `charge.refund.*`
+    /// a refund `re_…`, `payment_intent.*` a PaymentIntent `pi_…`,
+    /// `checkout.session.*` a session. `None` when the fake has no such
+    /// object or it is not what such an event carries.
+    pub fn object_event(&self, event_type: &str, id: &str) -> Option<Value> {
+        if event_object_kind(event_type)? != kind_of(id)? {
+            return None;
+        }
+        let mut store = self.store();
+        store.expire_overdue();
+        Some(event_for(event_type, store.object(id)?.clone()))
+    }
+
+    /// Any object the fake keeps, as the API would return it: a session
+    /// `cs_…`, PaymentIntent `pi_…`, charge `ch_…`, refund `re_…` or dispute `dp_…`.
+    pub fn object(&self, id: &str) -> Option<Value> {
+        let mut store = self.store();
+        store.expire_overdue();
+        store.object(id).cloned()
+    }
+
+    /// The successful charge of a paid session; `None` while it is open,
+    /// unpaid or awaiting a delayed payment.
+    pub fn charge_for_session(&self, session_id: &str) -> Option<String> {
+        let store = self.store();
+        store.sessions.get(session_id)?;
+        store.charge_of(session_id)
+    }
+
+    /// Refunds the charge of a charge `ch_…`, session `cs_…` or PaymentIntent
+    /// `pi_…`, as the Dashboard would: all that is left when `amount` is
+    /// `None`, else `amount`. Creates a `succeeded` refund `re_…` (returned)
+    /// and updates the charge: `amount_refunded`, and `refunded` once nothing
+    /// is left. No webhook is delivered: build one with [`object_event`](FakeStripe::object_event).
+    pub fn refund(&self, charge_or_session_id: &str, amount: Option<i64>) -> Result<Value, RefundError> {
+        self.store().refund(charge_or_session_id, amount)
+    }
+
+    /// The cardholder disputes the charge (`reason`: Stripe's, e.g.
+    /// `fraudulent`, `product_not_received`): returns the new dispute `dp_…`,
+    /// `needs_response`, for the charge's amount; the charge is `disputed`.
+    ///
+    /// # Panics
+    /// When there is no such charge, it has not succeeded, or it is already disputed.
+    pub fn dispute(&self, charge_id: &str, reason: &str) -> Value {
+        self.store().dispute(charge_id, reason).unwrap_or_else(|e| panic!("cannot dispute {charge_id}: {e}"))
+    }
+
+    /// The dispute is decided: `won` or `lost`. Returns the closed dispute.
+    ///
+    /// # Panics
+    /// When there is no such dispute or it is already closed.
+    pub fn close_dispute(&self, dispute_id: &str, won: bool) -> Value {
+        self.store().close_dispute(dispute_id, won).unwrap_or_else(|e| panic!("cannot close {dispute_id}: {e}"))
+    }
+
+    /// A paid charge `ch_…` of `amount` (with its PaymentIntent) that no
+    /// session made: a payment taken on the same Stripe account but not
+    /// through the shop. In the catalog's currency.
+    pub fn charge_without_session(&self, amount: i64) -> String {
+        let mut store = self.store();
+        let currency = store.prices.values().next().map_or_else(|| "jpy".to_owned(), |p| p.currency.clone());
+        store.charge_without_session(amount, &currency)
     }
 }

@@ -7,10 +7,19 @@
 //! - `POST /v1/checkout/sessions`, with `expires_at` (30 minutes to 24 hours
 //!   after creation, else a 400; default 24 hours) and `metadata[…]`;
 //! - `GET /v1/checkout/sessions` (list: `created[gt|gte|lt|lte]`, `status`,
-//!   `limit`, `starting_after`; newest first);
-//! - `GET /v1/checkout/sessions/{id}` (with `expand[]=line_items`);
+//!   `payment_intent`, `limit`, `starting_after`; newest first);
+//! - `GET /v1/checkout/sessions/{id}` (with `expand[]=line_items`, `expand[]=payment_intent`);
 //! - `POST /v1/checkout/sessions/{id}/expire` (only `open` sessions);
-//! - `GET /v1/checkout/sessions/{id}/line_items`.
+//! - `GET /v1/checkout/sessions/{id}/line_items`;
+//! - `GET /v1/payment_intents/{id}`, `GET /v1/charges/{id}`,
+//!   `GET /v1/refunds/{id}`, `GET /v1/disputes/{id}` (`expand[]` of their
+//!   id fields: `latest_charge`, `payment_intent`, `charge`).
+//!
+//! Paying a session creates its PaymentIntent and Charge (a delayed payment:
+//! the PaymentIntent waits for the buyer and the Charge comes when it
+//! settles). [`FakeStripe::refund`], [`FakeStripe::dispute`] and
+//! [`FakeStripe::close_dispute`] do what the Dashboard and card networks
+//! do afterwards; [`FakeStripe::object_event`] builds the webhook events.
 //!
 //! POSTs honour `Idempotency-Key` (a repeat replays the first answer with
 //! `Idempotent-Replayed: true`; the key on other parameters is a 400
@@ -29,11 +38,13 @@
 //! Modules: `fake` (the [`FakeStripe`] handle), `store` (the state its routes
 //! share), `api` (the REST API), `listing` (the session list), `idempotency`
 //! (`Idempotency-Key`), `expiry` (sessions expiring), `objects` (Stripe
-//! objects from the fixtures), `payment` (a buyer paying), `prices` (the
-//! catalog and amounts), `hosted` (the hosted Checkout page and webhook
+//! objects from the fixtures), `payment` (a buyer paying), `charges` (the
+//! PaymentIntents, charges, refunds and disputes behind payments), `prices`
+//! (the catalog and amounts), `hosted` (the hosted Checkout page and webhook
 //! delivery).
 
 mod api;
+mod charges;
 mod expiry;
 mod fake;
 mod hosted;
@@ -47,6 +58,7 @@ mod store;
 mod tests;
 
 pub use api::{Failure, RecordedRequest};
+pub use charges::{DisputeError, RefundError};
 pub use fake::{FakeStripe, FakeStripeOptions};
 pub use hosted::{HostedCheckout, WebhookDelivery};
 pub use objects::{API_VERSION, event_for};

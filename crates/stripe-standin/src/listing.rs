@@ -1,6 +1,6 @@
 //! `GET /v1/checkout/sessions`: sessions newest first, filtered by
-//! `created` (`created=`, `created[gt]`, `[gte]`, `[lt]`, `[lte]`) and
-//! `status`, paged by `limit` (1 to 100, default 10) and `starting_after`.
+//! `created` (`created=`, `created[gt]`, `[gte]`, `[lt]`, `[lte]`),
+//! `status` and `payment_intent` (the session a PaymentIntent paid), paged by `limit` (1 to 100, default 10) and `starting_after`.
 
 use crate::objects::InvalidParam;
 use crate::param;
@@ -20,6 +20,7 @@ struct ListQuery<'a> {
     /// Bounds on `created`: each holds for a session when `test(created, bound)`.
     created: Vec<(CreatedTest, i64)>,
     status: Option<&'a str>,
+    payment_intent: Option<&'a str>,
     limit: usize,
     starting_after: Option<&'a str>,
 }
@@ -29,6 +30,7 @@ impl ListQuery<'_> {
         let created = session["created"].as_i64().unwrap_or_default();
         self.created.iter().all(|(test, bound)| test(created, *bound))
             && self.status.is_none_or(|status| session["status"] == status)
+            && self.payment_intent.is_none_or(|pi| session["payment_intent"] == pi)
     }
 }
 
@@ -68,7 +70,13 @@ fn parse(query: &[(String, String)]) -> Result<ListQuery<'_>, InvalidParam> {
     if param(query, "ending_before").is_some() {
         return Err(("ending_before".into(), "The Stripe stand-in pages forward only (starting_after).".into()));
     }
-    Ok(ListQuery { created, status, limit: limit as usize, starting_after: param(query, "starting_after") })
+    Ok(ListQuery {
+        created,
+        status,
+        payment_intent: param(query, "payment_intent"),
+        limit: limit as usize,
+        starting_after: param(query, "starting_after"),
+    })
 }
 
 /// Every session, newest first: by `created`, and the later created first within a second.

@@ -1,9 +1,8 @@
 //! A buyer paying for a session, and a delayed payment settling: the session
-//! changes Stripe makes, shared by [`FakeStripe::pay`](crate::FakeStripe::pay)
-//! and the hosted page.
+//! changes Stripe makes (and the PaymentIntent and Charge, see `charges`),
+//! shared by [`FakeStripe::pay`](crate::FakeStripe::pay) and the hosted page.
 
 use crate::objects::{address_json, allowed_countries, collects_shipping};
-use crate::random_id;
 use crate::store::Store;
 use serde_json::{Value, json};
 
@@ -81,11 +80,14 @@ pub(crate) fn pay_session(
     }
     session["customer_details"] = customer_details(buyer);
     session["status"] = json!("complete");
-    session["payment_intent"] = json!(random_id("pi_", 24));
     session["payment_status"] = json!(match outcome {
         PaymentOutcome::Paid => "paid",
         PaymentOutcome::Pending => "unpaid",
     });
+    let paid = session.clone();
+    let payment_intent = store.record_payment(&paid, outcome == PaymentOutcome::Paid);
+    let session = store.sessions.get_mut(id).ok_or(PayError::NoSuchSession)?;
+    session["payment_intent"] = json!(payment_intent);
     Ok(session.clone())
 }
 
@@ -108,12 +110,17 @@ fn customer_details(buyer: &Buyer) -> Value {
     })
 }
 
-/// A delayed payment settles (`succeeded`) or fails; a failed one leaves the session unpaid.
+/// A delayed payment settles (`succeeded`: the session is paid and its
+/// Charge created) or fails (the session stays unpaid, its PaymentIntent
+/// `requires_payment_method`). Either happens once.
 pub(crate) fn settle_async_payment(store: &mut Store, id: &str, succeeded: bool) -> Result<Value, PayError> {
-    let session = store.sessions.get_mut(id).ok_or(PayError::NoSuchSession)?;
+    let session = store.sessions.get(id).ok_or(PayError::NoSuchSession)?;
     if session["status"] != "complete" || session["payment_status"] != "unpaid" {
         return Err(PayError::NotPending);
     }
+    let session = session.clone();
+    store.settle_payment(&session, succeeded)?;
+    let session = store.sessions.get_mut(id).ok_or(PayError::NoSuchSession)?;
     if succeeded {
         session["payment_status"] = json!("paid");
     }

@@ -15,6 +15,11 @@ pub(crate) struct Store {
     /// Session ids in the order they were created, oldest first (lists page newest first).
     pub(crate) creation_order: Vec<String>,
     pub(crate) line_items: BTreeMap<String, Vec<Value>>,
+    /// What paying created, and what happened to the money since (see `charges`).
+    pub(crate) payment_intents: BTreeMap<String, Value>,
+    pub(crate) charges: BTreeMap<String, Value>,
+    pub(crate) refunds: BTreeMap<String, Value>,
+    pub(crate) disputes: BTreeMap<String, Value>,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) failures: VecDeque<Failure>,
     pub(crate) prices: BTreeMap<String, FakePrice>,

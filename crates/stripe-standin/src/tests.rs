@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod money;
+
 const KEY: &str = "Bearer sk_test_standin";
 const FORM: &str = "application/x-www-form-urlencoded";
 
