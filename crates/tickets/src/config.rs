@@ -59,6 +59,8 @@ pub struct Config {
     votekey_format: VotekeyFormat,
     hold_minutes: u32,
     site_origin: Option<String>,
+    refund_returns_capacity: bool,
+    revoke_on_dispute: bool,
 }
 
 /// How the buyer's email is sent and worded.
@@ -73,6 +75,12 @@ pub struct EmailSettings {
     pub intro: Option<String>,
     pub subject_ja: Option<String>,
     pub intro_ja: Option<String>,
+    /// The same overrides for the email telling a buyer their ticket was
+    /// cancelled (refunded).
+    pub subject_cancelled: Option<String>,
+    pub intro_cancelled: Option<String>,
+    pub subject_cancelled_ja: Option<String>,
+    pub intro_cancelled_ja: Option<String>,
 }
 
 /// The general `catalog`, or the TDF form's `product_*` keys (never both).
@@ -164,6 +172,10 @@ impl EmailSettings {
             intro: text("email_intro")?,
             subject_ja: text("email_subject_ja")?,
             intro_ja: text("email_intro_ja")?,
+            subject_cancelled: text("email_subject_cancelled")?,
+            intro_cancelled: text("email_intro_cancelled")?,
+            subject_cancelled_ja: text("email_subject_cancelled_ja")?,
+            intro_cancelled_ja: text("email_intro_cancelled_ja")?,
         })
     }
 }
@@ -180,6 +192,8 @@ impl fmt::Debug for Config {
             .field("locale", &self.locale)
             .field("hold_minutes", &self.hold_minutes)
             .field("site_origin", &self.site_origin)
+            .field("refund_returns_capacity", &self.refund_returns_capacity)
+            .field("revoke_on_dispute", &self.revoke_on_dispute)
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +233,8 @@ impl Config {
                 .optional_str("site_origin")?
                 .map(|s| validate::site_origin("site_origin", s))
                 .transpose()?,
+            refund_returns_capacity: keys.optional_bool("refund_returns_capacity")?.unwrap_or(true),
+            revoke_on_dispute: keys.optional_bool("revoke_on_dispute")?.unwrap_or(false),
         })
     }
 
@@ -264,6 +280,16 @@ impl Config {
     /// The ticket page's origin for CORS (`https://party.example`), or `*`.
     pub fn site_origin(&self) -> Option<&str> {
         self.site_origin.as_deref()
+    }
+    /// Whether a full refund gives the ticket's place back to its capacity
+    /// (default true).
+    pub fn refund_returns_capacity(&self) -> bool {
+        self.refund_returns_capacity
+    }
+    /// Whether a dispute revokes the votekey at once rather than when the
+    /// dispute is lost (default false).
+    pub fn revoke_on_dispute(&self) -> bool {
+        self.revoke_on_dispute
     }
 }
 
@@ -316,6 +342,16 @@ impl<'a> Keys<'a> {
                 s.trim().parse().map(Some).map_err(|_| ConfigError::invalid(key, "must be a whole number"))
             }
             Some(_) => Err(ConfigError::invalid(key, "must be a whole number")),
+        }
+    }
+    /// `true`/`false`, as JSON booleans or as those words in a string.
+    pub(crate) fn optional_bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(_) => Err(ConfigError::invalid(key, "must be true or false")),
         }
     }
     /// A list given as a JSON array of strings or as one comma-separated string.

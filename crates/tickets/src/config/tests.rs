@@ -534,3 +534,68 @@ fn site_origins() {
         assert!(validate::site_origin("site_origin", bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn refund_and_dispute_switches_default_to_returning_places_and_waiting() {
+    let minimal = general(json!({"tickets": [{"id": "a", "price": "price_1"}]}));
+    for blob in [tdf(), minimal] {
+        let config = parse(&blob).unwrap();
+        assert!(config.refund_returns_capacity());
+        assert!(!config.revoke_on_dispute());
+        // `null` and `""` count as not given, as for every key.
+        let config =
+            parse(&with(with(blob.clone(), "refund_returns_capacity", json!(null)), "revoke_on_dispute", json!(" ")))
+                .unwrap();
+        assert!(config.refund_returns_capacity());
+        assert!(!config.revoke_on_dispute());
+    }
+}
+
+#[test]
+fn refund_and_dispute_switches_take_booleans_and_their_words() {
+    let minimal = general(json!({"tickets": [{"id": "a", "price": "price_1"}]}));
+    for blob in [tdf(), minimal] {
+        for (given, expected) in
+            [(json!(true), true), (json!(false), false), (json!("true"), true), (json!(" False "), false)]
+        {
+            let both = with(with(blob.clone(), "refund_returns_capacity", given.clone()), "revoke_on_dispute", given);
+            let config = parse(&both).unwrap();
+            assert_eq!(config.refund_returns_capacity(), expected);
+            assert_eq!(config.revoke_on_dispute(), expected);
+        }
+    }
+}
+
+#[test]
+fn refund_and_dispute_switches_name_the_key_when_wrong() {
+    for key in ["refund_returns_capacity", "revoke_on_dispute"] {
+        for bad in [json!("yes"), json!(1), json!(0), json!([true]), json!({"on": true})] {
+            let err = parse(&with(tdf(), key, bad.clone())).unwrap_err().to_string();
+            assert_eq!(err, format!("config key `{key}`: must be true or false"), "{bad}");
+        }
+    }
+}
+
+#[test]
+fn cancellation_email_overrides_are_read() {
+    let blob = [
+        ("email_subject_cancelled", "Ticket cancelled"),
+        ("email_intro_cancelled", "Sorry to see you go."),
+        ("email_subject_cancelled_ja", "キャンセルのお知らせ"),
+        ("email_intro_cancelled_ja", "ご連絡です。"),
+    ]
+    .into_iter()
+    .fold(tdf(), |blob, (key, value)| with(blob, key, json!(value)));
+    let email = parse(&blob).unwrap().email().clone();
+    assert_eq!(email.subject_cancelled.as_deref(), Some("Ticket cancelled"));
+    assert_eq!(email.intro_cancelled.as_deref(), Some("Sorry to see you go."));
+    assert_eq!(email.subject_cancelled_ja.as_deref(), Some("キャンセルのお知らせ"));
+    assert_eq!(email.intro_cancelled_ja.as_deref(), Some("ご連絡です。"));
+    assert_eq!(email.subject, None);
+
+    let unset = parse(&tdf()).unwrap().email().clone();
+    assert_eq!(unset.subject_cancelled, None);
+    assert_eq!(unset.intro_cancelled_ja, None);
+    let err = parse(&with(tdf(), "email_intro_cancelled_ja", json!(1))).unwrap_err().to_string();
+    assert_eq!(err, "config key `email_intro_cancelled_ja`: must be a string");
+}

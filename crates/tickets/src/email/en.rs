@@ -69,6 +69,39 @@ impl Wording for English {
         event.map_or_else(|| closing.to_owned(), |event| format!("{closing}\n{event}"))
     }
 
+    fn cancellation_subject(&self, event: Option<&str>) -> String {
+        event.map_or_else(
+            || "Your ticket was cancelled".to_owned(),
+            |event| format!("Your {event} ticket was cancelled"),
+        )
+    }
+
+    fn cancellation_intro(&self, event: Option<&str>) -> String {
+        event.map_or_else(
+            || "We are writing about your ticket.".to_owned(),
+            |event| format!("We are writing about your ticket for {event}."),
+        )
+    }
+
+    fn cancellation_reason(&self, refunded: Option<&str>, ticket: Option<&str>) -> String {
+        let payment = refunded.map_or_else(|| "Your payment".to_owned(), |amount| format!("Your payment of {amount}"));
+        let ticket = ticket.map_or_else(|| "your ticket".to_owned(), |ticket| format!("your ticket ({ticket})"));
+        format!("{payment} was refunded, so {ticket} is cancelled.")
+    }
+
+    fn revoked_votekey(&self, votekey: &str) -> String {
+        format!("Your votekey {votekey} no longer works for voting.")
+    }
+
+    fn cancellation_contact(&self) -> &'static str {
+        "If you think this is a mistake, please reply to this email or contact the organizers."
+    }
+
+    fn cancellation_closing(&self, event: Option<&str>) -> String {
+        let closing = "Thank you for your understanding.";
+        event.map_or_else(|| closing.to_owned(), |event| format!("{closing}\n{event}"))
+    }
+
     /// Western order: recipient, street, locality, country.
     fn address_lines(&self, address: &AddressFields<'_>) -> Vec<Option<String>> {
         vec![

@@ -69,6 +69,37 @@ impl Wording for Japanese {
         self.votekey_closing(event)
     }
 
+    fn cancellation_subject(&self, event: Option<&str>) -> String {
+        with_event_tag(event, "チケットのキャンセルのお知らせ")
+    }
+
+    fn cancellation_intro(&self, event: Option<&str>) -> String {
+        let of_event = event_prefix(event);
+        format!("ご購入いただいた{of_event}チケットについてお知らせいたします。")
+    }
+
+    fn cancellation_reason(&self, refunded: Option<&str>, ticket: Option<&str>) -> String {
+        let payment = refunded.map_or_else(
+            || "お支払いいただいた代金".to_owned(),
+            |amount| format!("お支払いいただいた代金（{amount}）"),
+        );
+        let ticket = ticket.map_or_else(|| "チケット".to_owned(), |ticket| format!("チケット（{ticket}）"));
+        format!("{payment}を返金いたしましたので、{ticket}はキャンセルとなりました。")
+    }
+
+    fn revoked_votekey(&self, votekey: &str) -> String {
+        format!("投票キー {votekey} は無効となり、今後は投票にご利用いただけません。")
+    }
+
+    fn cancellation_contact(&self) -> &'static str {
+        "お心当たりのない場合は、このメールにご返信いただくか、運営までお問い合わせください。"
+    }
+
+    fn cancellation_closing(&self, event: Option<&str>) -> String {
+        let closing = "何卒ご了承くださいますようお願い申し上げます。";
+        event.map_or_else(|| closing.to_owned(), |event| format!("{closing}\n{event} 運営"))
+    }
+
     /// Japanese order: postal code first, then prefecture, city and street,
     /// and the recipient last.
     fn address_lines(&self, address: &AddressFields<'_>) -> Vec<Option<String>> {

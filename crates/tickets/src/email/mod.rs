@@ -1,4 +1,4 @@
-//! The two emails a buyer can get, rendered to a subject, a plain-text body
+//! The emails a buyer can get, rendered to a subject, a plain-text body
 //! and an HTML body. Pure: sending is someone else's job.
 //!
 //! Each email is first written as a small language-specific [`Document`]
@@ -70,6 +70,17 @@ trait Wording: Sync {
     fn retry_sentence(&self) -> UrlSentence;
     fn payment_failed_closing(&self, event: Option<&str>) -> String;
 
+    fn cancellation_subject(&self, event: Option<&str>) -> String;
+    fn cancellation_intro(&self, event: Option<&str>) -> String;
+    /// Why the ticket is cancelled: the refund, with its amount
+    /// (already formatted, e.g. "¥3,000") and the ticket when known.
+    fn cancellation_reason(&self, refunded: Option<&str>, ticket: Option<&str>) -> String;
+    /// That the (revoked) votekey no longer works.
+    fn revoked_votekey(&self, votekey: &str) -> String;
+    /// Where to turn if the cancellation is a mistake.
+    fn cancellation_contact(&self) -> &'static str;
+    fn cancellation_closing(&self, event: Option<&str>) -> String;
+
     /// The address in the order this language's readers expect; `None`
     /// lines are left out.
     fn address_lines(&self, address: &AddressFields<'_>) -> Vec<Option<String>>;
@@ -121,6 +132,33 @@ pub struct PaymentFailedEmail<'a> {
     pub retry_url: &'a str,
     pub subject_override: Option<&'a str>,
     pub intro_override: Option<&'a str>,
+}
+
+/// Sent once when a ticket is cancelled because its payment was refunded in
+/// full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CancellationEmail<'a> {
+    pub language: EmailLanguage,
+    pub event_name: Option<&'a str>,
+    pub buyer_name: Option<&'a str>,
+    /// What was refunded; left out of the text when `None`.
+    pub refunded: Option<Money<'a>>,
+    /// What was cancelled, e.g. "Bronze ticket"; left out when `None`.
+    pub ticket: Option<&'a str>,
+    /// The revoked votekey, if one had been issued.
+    pub votekey: Option<&'a str>,
+    /// The organizer's ticket page, where the buyer can buy again.
+    pub ticket_page_url: &'a str,
+    pub subject_override: Option<&'a str>,
+    pub intro_override: Option<&'a str>,
+}
+
+/// An amount as Stripe counts it: in the currency's smallest unit (cents,
+/// but whole yen) with its ISO code, e.g. `(3000, "jpy")`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Money<'a> {
+    pub amount: i64,
+    pub currency: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,7 +220,30 @@ pub fn render_payment_failed(email: &PaymentFailedEmail<'_>) -> RenderedEmail {
     .render()
 }
 
-/// The shape both emails share: greeting, intro, the email's own blocks,
+pub fn render_cancellation(email: &CancellationEmail<'_>) -> RenderedEmail {
+    let wording = email.language.wording();
+    let event = present(email.event_name);
+    let refunded = email.refunded.and_then(format_money);
+    let mut body = vec![Block::text(wording.cancellation_reason(refunded.as_deref(), present(email.ticket)))];
+    if let Some(votekey) = present(email.votekey) {
+        body.push(Block::text(wording.revoked_votekey(votekey)));
+    }
+    body.push(Block::text(wording.cancellation_contact().to_owned()));
+    body.push(Block::with_url(wording.retry_sentence(), email.ticket_page_url));
+    Letter {
+        language: email.language,
+        buyer_name: email.buyer_name,
+        subject_override: email.subject_override,
+        intro_override: email.intro_override,
+        default_subject: wording.cancellation_subject(event),
+        default_intro: wording.cancellation_intro(event),
+        body,
+        closing: wording.cancellation_closing(event),
+    }
+    .render()
+}
+
+/// The shape every email shares: greeting, intro, the email's own blocks,
 /// closing. The organizer's overrides win over the language's defaults.
 struct Letter<'a> {
     language: EmailLanguage,
@@ -241,6 +302,45 @@ fn address_lines(language: EmailLanguage, recipient: &str, address: &PostalAddre
         country: present(address.country.as_deref()),
     };
     language.wording().address_lines(&fields).into_iter().flatten().collect()
+}
+
+/// Currencies Stripe counts in whole units, and in thousandths.
+const ZERO_DECIMAL_CURRENCIES: &[&str] =
+    &["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
+const THREE_DECIMAL_CURRENCIES: &[&str] = &["bhd", "jod", "kwd", "omr", "tnd"];
+
+/// `¥3,000`, `$12.50`, `€9.00`, `12.50 SEK`; `None` without a currency code.
+/// One style for every language: these symbols read the same in both.
+fn format_money(money: Money<'_>) -> Option<String> {
+    let currency = present(Some(money.currency))?.to_ascii_lowercase();
+    let decimals = if ZERO_DECIMAL_CURRENCIES.contains(&currency.as_str()) {
+        0
+    } else if THREE_DECIMAL_CURRENCIES.contains(&currency.as_str()) {
+        3
+    } else {
+        2
+    };
+    let magnitude = money.amount.unsigned_abs();
+    let scale = 10u64.pow(decimals);
+    let digits = (magnitude / scale).to_string();
+    let mut number = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            number.push(',');
+        }
+        number.push(digit);
+    }
+    if decimals > 0 {
+        let _ = write!(number, ".{:0width$}", magnitude % scale, width = decimals as usize);
+    }
+    let sign = if money.amount < 0 { "-" } else { "" };
+    Some(match currency.as_str() {
+        "jpy" => format!("{sign}¥{number}"),
+        "usd" => format!("{sign}${number}"),
+        "eur" => format!("{sign}€{number}"),
+        "gbp" => format!("{sign}£{number}"),
+        other => format!("{sign}{number} {}", other.to_ascii_uppercase()),
+    })
 }
 
 /// The fields that are there, space-separated; `None` if none is.

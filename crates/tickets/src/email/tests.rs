@@ -44,6 +44,20 @@ fn payment_failed_email(language: EmailLanguage) -> PaymentFailedEmail<'static> 
     }
 }
 
+fn cancellation_email(language: EmailLanguage) -> CancellationEmail<'static> {
+    CancellationEmail {
+        language,
+        event_name: Some("Tokyo Demo Fest 2026"),
+        buyer_name: Some("Hanako"),
+        refunded: Some(Money { amount: 3000, currency: "jpy" }),
+        ticket: Some("Bronze ticket"),
+        votekey: Some(VOTEKEY),
+        ticket_page_url: "https://tokyodemofest.jp/tickets",
+        subject_override: None,
+        intro_override: None,
+    }
+}
+
 fn assert_contains(haystack: &str, needle: &str) {
     assert!(haystack.contains(needle), "expected {needle:?} in:\n{haystack}");
 }
@@ -356,4 +370,191 @@ fn address_lines_follow_each_languages_order() {
     );
     let sparse = PostalAddress { line2: Some("  ".to_owned()), ..PostalAddress::default() };
     assert_eq!(address_lines(EmailLanguage::English, "Only Name", &sparse), ["Only Name"]);
+}
+
+#[test]
+fn cancellation_email_says_everything_in_both_languages() {
+    let english = render_cancellation(&cancellation_email(EmailLanguage::English));
+    assert_eq!(english.subject, "Your Tokyo Demo Fest 2026 ticket was cancelled");
+    for expected in [
+        "Hi Hanako,",
+        "We are writing about your ticket for Tokyo Demo Fest 2026.",
+        "Your payment of ¥3,000 was refunded, so your ticket (Bronze ticket) is cancelled.",
+        "Your votekey TDF-BCDFGHJK no longer works for voting.",
+        "If you think this is a mistake, please reply to this email or contact the organizers.",
+        "you can buy a ticket again at https://tokyodemofest.jp/tickets.",
+    ] {
+        assert_contains(&english.text, expected);
+    }
+    assert_contains(&english.html, "<html lang=\"en\">");
+
+    let japanese = render_cancellation(&cancellation_email(EmailLanguage::Japanese));
+    assert_eq!(japanese.subject, "【Tokyo Demo Fest 2026】チケットのキャンセルのお知らせ");
+    for expected in [
+        "Hanako 様",
+        "ご購入いただいたTokyo Demo Fest 2026のチケットについてお知らせいたします。",
+        "お支払いいただいた代金（¥3,000）を返金いたしましたので、チケット（Bronze ticket）はキャンセルとなりました。",
+        "投票キー TDF-BCDFGHJK は無効となり、",
+        "このメールにご返信いただくか、運営までお問い合わせください。",
+        "改めてお申し込みください：https://tokyodemofest.jp/tickets",
+        "Tokyo Demo Fest 2026 運営",
+    ] {
+        assert_contains(&japanese.text, expected);
+    }
+    assert_contains(&japanese.html, "<html lang=\"ja\">");
+    for english_word in ["Hi ", "votekey", "refund", "Ticket"] {
+        assert_lacks(&japanese.text, english_word);
+    }
+
+    for email in [&english, &japanese] {
+        assert!(email.html.starts_with("<!DOCTYPE html>"), "{}", email.html);
+        assert_contains(&email.html, "<meta charset=\"utf-8\">");
+        assert_contains(&email.html, "¥3,000");
+        assert_contains(&email.html, VOTEKEY);
+        assert_contains(&email.html, "<a href=\"https://tokyodemofest.jp/tickets\"");
+    }
+}
+
+#[test]
+fn cancellation_email_names_the_votekey_only_when_one_was_issued() {
+    for votekey in [None, Some(""), Some("  ")] {
+        let english = render_cancellation(&CancellationEmail { votekey, ..cancellation_email(EmailLanguage::English) });
+        let japanese =
+            render_cancellation(&CancellationEmail { votekey, ..cancellation_email(EmailLanguage::Japanese) });
+        for body in [&english.text, &english.html] {
+            assert_lacks(body, "votekey");
+        }
+        for body in [&japanese.text, &japanese.html] {
+            assert_lacks(body, "投票キー");
+        }
+        assert_contains(&english.text, "is cancelled.");
+    }
+}
+
+#[test]
+fn cancellation_email_without_amount_ticket_or_event_reads_naturally() {
+    let bare = |language| CancellationEmail {
+        event_name: None,
+        buyer_name: None,
+        refunded: None,
+        ticket: None,
+        ..cancellation_email(language)
+    };
+    let english = render_cancellation(&bare(EmailLanguage::English));
+    assert_eq!(english.subject, "Your ticket was cancelled");
+    assert!(english.text.starts_with("Hi,\n\nWe are writing about your ticket.\n\n"), "{}", english.text);
+    assert_contains(&english.text, "\n\nYour payment was refunded, so your ticket is cancelled.\n\n");
+    assert!(english.text.ends_with("\n\nThank you for your understanding.\n"), "{}", english.text);
+
+    let japanese = render_cancellation(&bare(EmailLanguage::Japanese));
+    assert_eq!(japanese.subject, "チケットのキャンセルのお知らせ");
+    assert!(japanese.text.starts_with("お客様\n\nご購入いただいたチケットについて"), "{}", japanese.text);
+    assert_contains(
+        &japanese.text,
+        "\n\nお支払いいただいた代金を返金いたしましたので、チケットはキャンセルとなりました。\n\n",
+    );
+    assert!(japanese.text.ends_with("\n\n何卒ご了承くださいますようお願い申し上げます。\n"), "{}", japanese.text);
+
+    // A currency-less amount cannot be shown, so it is left out.
+    let no_currency = render_cancellation(&CancellationEmail {
+        refunded: Some(Money { amount: 3000, currency: " " }),
+        ..cancellation_email(EmailLanguage::English)
+    });
+    assert_contains(&no_currency.text, "Your payment was refunded, so your ticket (Bronze ticket) is cancelled.");
+}
+
+#[test]
+fn cancellation_email_escapes_every_interpolated_value() {
+    let name = "<b>Ada</b>";
+    let evil = "<script>alert(1)</script>";
+    for language in [EmailLanguage::English, EmailLanguage::Japanese] {
+        let email = render_cancellation(&CancellationEmail {
+            buyer_name: Some(name),
+            event_name: Some(evil),
+            ticket: Some(evil),
+            votekey: Some(evil),
+            refunded: Some(Money { amount: 1250, currency: evil }),
+            intro_override: Some(evil),
+            ..cancellation_email(language)
+        });
+        assert_lacks(&email.html, "<b>");
+        assert_contains(&email.html, "&lt;b&gt;Ada&lt;/b&gt;");
+        assert_lacks(&email.html, "<script");
+        assert_lacks(&email.html, "<SCRIPT");
+        assert_contains(&email.html, "&lt;script&gt;alert(1)&lt;/script&gt;");
+        // The plain-text body is not HTML, so it shows the name as typed.
+        assert_contains(&email.text, name);
+    }
+}
+
+#[test]
+fn cancellation_email_subject_stays_on_one_line() {
+    for language in [EmailLanguage::English, EmailLanguage::Japanese] {
+        let email = render_cancellation(&CancellationEmail {
+            event_name: Some("TDF\r\nBcc: victim@example.com"),
+            ..cancellation_email(language)
+        });
+        assert_lacks(&email.subject, "\r");
+        assert_lacks(&email.subject, "\n");
+        assert_contains(&email.subject, "TDF Bcc: victim@example.com");
+    }
+    let overridden = render_cancellation(&CancellationEmail {
+        subject_override: Some("Cancelled\r\nBcc: victim@example.com\n"),
+        ..cancellation_email(EmailLanguage::Japanese)
+    });
+    assert_eq!(overridden.subject, "Cancelled Bcc: victim@example.com");
+}
+
+#[test]
+fn cancellation_email_overrides_replace_subject_and_intro_only() {
+    let email = render_cancellation(&CancellationEmail {
+        subject_override: Some("About your ticket"),
+        intro_override: Some("The party is postponed.\nSorry!"),
+        ..cancellation_email(EmailLanguage::English)
+    });
+    assert_eq!(email.subject, "About your ticket");
+    assert_contains(&email.text, "Hi Hanako,\n\nThe party is postponed.\nSorry!\n\nYour payment of ¥3,000");
+    assert_contains(&email.html, "The party is postponed.<br>\nSorry!");
+    assert_lacks(&email.text, "We are writing about");
+    // The facts are not part of the intro, so they survive an override.
+    assert_contains(&email.text, VOTEKEY);
+
+    let blank = render_cancellation(&CancellationEmail {
+        subject_override: Some(" \n"),
+        intro_override: Some("  "),
+        ..cancellation_email(EmailLanguage::Japanese)
+    });
+    assert_eq!(blank.subject, "【Tokyo Demo Fest 2026】チケットのキャンセルのお知らせ");
+    assert_contains(&blank.text, "チケットについてお知らせいたします。");
+}
+
+#[test]
+fn cancellation_email_never_links_a_javascript_url() {
+    let email = render_cancellation(&CancellationEmail {
+        ticket_page_url: "javascript:alert(1)",
+        ..cancellation_email(EmailLanguage::English)
+    });
+    assert_lacks(&email.html, "href");
+}
+
+#[test]
+fn email_amounts_are_formatted_in_the_currencys_units() {
+    let cases = [
+        (3000, "jpy", "¥3,000"),
+        (3000, "JPY", "¥3,000"),
+        (1_234_567, "jpy", "¥1,234,567"),
+        (0, "jpy", "¥0"),
+        (1250, "usd", "$12.50"),
+        (5, "usd", "$0.05"),
+        (10_000_000, "eur", "€100,000.00"),
+        (999, "gbp", "£9.99"),
+        (1250, "sek", "12.50 SEK"),
+        (5124, "kwd", "5.124 KWD"),
+        (50000, "krw", "50,000 KRW"),
+        (-1250, "usd", "-$12.50"),
+    ];
+    for (amount, currency, expected) in cases {
+        assert_eq!(format_money(Money { amount, currency }).as_deref(), Some(expected), "{amount} {currency}");
+    }
+    assert_eq!(format_money(Money { amount: 3000, currency: "" }), None);
 }
