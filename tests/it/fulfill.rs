@@ -290,6 +290,26 @@ impl Ledger for OneAtATime {
             self.inner.complete(session_id, notice, token, message_id, now).await
         })
     }
+    fn update_standing<'a>(
+        &'a self,
+        details: &'a OrderDetails,
+        change: &'a tickets::ledger::Change,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move {
+            let _one = self.lock.lock().await;
+            self.inner.update_standing(details, change, now).await
+        })
+    }
+    fn find_by_payment_intent<'a>(
+        &'a self,
+        payment_intent: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
+        Box::pin(async move {
+            let _one = self.lock.lock().await;
+            self.inner.find_by_payment_intent(payment_intent).await
+        })
+    }
 }
 
 fn webhook_request(body: Body, signature: Option<&str>) -> Request {

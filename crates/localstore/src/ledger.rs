@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use tickets::BoxFuture;
 use tickets::doubles::LedgerState;
 use tickets::inventory::{CounterKey, Counts, Hold, Inventory, Limit, Reservation};
-use tickets::ledger::{ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, VotekeyUse};
+use tickets::ledger::{Change, ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, VotekeyUse};
 use tokio::sync::Mutex;
 
 pub struct FileLedger {
@@ -132,6 +132,22 @@ impl Ledger for FileLedger {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
         Box::pin(self.change(move |state| state.complete(session_id, notice, token, message_id, now)))
+    }
+
+    fn update_standing<'a>(
+        &'a self,
+        details: &'a OrderDetails,
+        change: &'a Change,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(self.change(move |state| state.update_standing(details, change, now)))
+    }
+
+    fn find_by_payment_intent<'a>(
+        &'a self,
+        payment_intent: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
+        Box::pin(self.read(move |state| state.find_by_payment_intent(payment_intent)))
     }
 }
 

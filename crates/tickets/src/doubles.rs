@@ -8,7 +8,7 @@ use crate::BoxFuture;
 use crate::config::{ConfigSource, SourceError, StripeSecretKey};
 use crate::mail::{MailFault, Mailer, OutgoingEmail};
 use crate::session::SessionRequest;
-use crate::stripe::{CreatedSession, Payments, SessionView, StripeFault};
+use crate::stripe::{ChargeView, CreatedSession, DisputeView, Payments, SessionView, StripeFault};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,6 +26,8 @@ pub struct MemoryPayments {
     retrievals: AtomicUsize,
     expirations: Mutex<Vec<String>>,
     listings: AtomicUsize,
+    charges: Mutex<BTreeMap<String, ChargeView>>,
+    disputes: Mutex<BTreeMap<String, DisputeView>>,
 }
 
 impl MemoryPayments {
@@ -50,6 +52,16 @@ impl MemoryPayments {
     /// Every session creation asked for, in order.
     pub fn created(&self) -> Vec<SessionRequest> {
         lock(&self.created).clone()
+    }
+
+    /// Stripe now shows this charge.
+    pub fn put_charge(&self, charge: ChargeView) {
+        lock(&self.charges).insert(charge.id.clone(), charge);
+    }
+
+    /// Stripe now shows this dispute.
+    pub fn put_dispute(&self, dispute: DisputeView) {
+        lock(&self.disputes).insert(dispute.id.clone(), dispute);
     }
 
     /// How many times sessions were listed.
@@ -113,6 +125,40 @@ impl Payments for MemoryPayments {
             self.fault()?;
             let sessions = lock(&self.sessions);
             Ok(sessions.values().filter(|s| (from..=to).contains(&s.created)).cloned().collect())
+        })
+    }
+
+    fn retrieve_charge<'a>(
+        &'a self,
+        _key: &'a StripeSecretKey,
+        charge_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ChargeView>, StripeFault>> {
+        Box::pin(async move {
+            self.fault()?;
+            Ok(lock(&self.charges).get(charge_id).cloned())
+        })
+    }
+
+    fn retrieve_dispute<'a>(
+        &'a self,
+        _key: &'a StripeSecretKey,
+        dispute_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DisputeView>, StripeFault>> {
+        Box::pin(async move {
+            self.fault()?;
+            Ok(lock(&self.disputes).get(dispute_id).cloned())
+        })
+    }
+
+    fn session_for_payment_intent<'a>(
+        &'a self,
+        _key: &'a StripeSecretKey,
+        payment_intent: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StripeFault>> {
+        Box::pin(async move {
+            self.fault()?;
+            let sessions = lock(&self.sessions);
+            Ok(sessions.values().find(|s| s.payment_intent.as_deref() == Some(payment_intent)).map(|s| s.id.clone()))
         })
     }
 

@@ -36,7 +36,7 @@ mod dynamo;
 pub mod memory;
 
 pub use dynamo::{DynamoInventory, OPEN_HOLDS_INDEX};
-pub(crate) use dynamo::{jittered, sale_writes};
+pub(crate) use dynamo::{give_back_writes, jittered, sale_writes};
 
 use crate::BoxFuture;
 use crate::config::{Catalog, Ticket};
@@ -112,6 +112,8 @@ pub enum HoldStatus {
     Held,
     Sold,
     Released,
+    /// Sold, then refunded (or its dispute lost): its places went back on sale.
+    Returned,
 }
 
 impl HoldStatus {
@@ -120,10 +122,13 @@ impl HoldStatus {
             HoldStatus::Held => "held",
             HoldStatus::Sold => "sold",
             HoldStatus::Released => "released",
+            HoldStatus::Returned => "returned",
         }
     }
     pub fn parse(s: &str) -> Option<HoldStatus> {
-        [HoldStatus::Held, HoldStatus::Sold, HoldStatus::Released].into_iter().find(|h| h.as_str() == s)
+        [HoldStatus::Held, HoldStatus::Sold, HoldStatus::Released, HoldStatus::Returned]
+            .into_iter()
+            .find(|h| h.as_str() == s)
     }
 }
 

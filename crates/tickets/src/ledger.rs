@@ -57,6 +57,8 @@ pub enum OrderStatus {
     FailureClaimed,
     /// The delayed payment failed and the buyer was told.
     Failed,
+    /// Refunded in full: the votekey (if any) is revoked.
+    Refunded,
 }
 
 impl OrderStatus {
@@ -67,6 +69,7 @@ impl OrderStatus {
             OrderStatus::Emailed => "emailed",
             OrderStatus::FailureClaimed => "failure_claimed",
             OrderStatus::Failed => "failed",
+            OrderStatus::Refunded => "refunded",
         }
     }
     pub fn parse(s: &str) -> Option<OrderStatus> {
@@ -76,6 +79,7 @@ impl OrderStatus {
             OrderStatus::Emailed,
             OrderStatus::FailureClaimed,
             OrderStatus::Failed,
+            OrderStatus::Refunded,
         ]
         .into_iter()
         .find(|status| status.as_str() == s)
@@ -87,17 +91,67 @@ impl OrderStatus {
 pub enum Notice {
     Votekey,
     PaymentFailed,
+    /// "Your ticket is cancelled", after a full refund. Its claim lives in
+    /// the order's `cancellation` field; the status stays `refunded`.
+    Cancellation,
 }
 
 impl Notice {
-    /// The status while claimed, and once sent.
+    /// The status while claimed, and once sent (the cancellation's are
+    /// `cancellation` states, the order staying `refunded`).
     pub fn statuses(self) -> (OrderStatus, OrderStatus) {
         match self {
             Notice::Votekey => (OrderStatus::Claimed, OrderStatus::Emailed),
             Notice::PaymentFailed => (OrderStatus::FailureClaimed, OrderStatus::Failed),
+            Notice::Cancellation => (OrderStatus::Refunded, OrderStatus::Refunded),
         }
     }
 }
+
+/// Why a votekey no longer counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Revocation {
+    /// Refunded in full.
+    Refund,
+    /// A dispute is open and `revoke_on_dispute` is set (undone if won).
+    Dispute,
+    /// The dispute was lost.
+    DisputeLost,
+}
+
+/// A dispute the order carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeState {
+    Open,
+    Lost,
+}
+
+/// The cancellation email's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeState {
+    Due,
+    Claimed,
+    Sent,
+}
+
+macro_rules! str_enum {
+    ($t:ty { $($v:ident => $s:literal),+ }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$t>::$v => $s),+ }
+            }
+            pub fn parse(s: &str) -> Option<$t> {
+                match s { $($s => Some(<$t>::$v),)+ _ => None }
+            }
+        }
+    };
+}
+str_enum!(Revocation { Refund => "refund", Dispute => "dispute", DisputeLost => "dispute_lost" });
+str_enum!(DisputeState { Open => "open", Lost => "lost" });
+str_enum!(NoticeState { Due => "due", Claimed => "claimed", Sent => "sent" });
 
 /// What an order is, from the retrieved session and the catalog. (Serialised
 /// with the ledger's attribute names, for the local file ledger.)
@@ -129,6 +183,9 @@ pub struct OrderDetails {
     /// The hold the session was created with (capacity), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_id: Option<String>,
+    /// The session's PaymentIntent: refunds and disputes find the order by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent: Option<String>,
 }
 
 impl OrderDetails {
@@ -149,6 +206,7 @@ impl OrderDetails {
         keep(&mut self.shipping_address, &newer.shipping_address);
         keep(&mut self.locale, &newer.locale);
         keep(&mut self.hold_id, &newer.hold_id);
+        keep(&mut self.payment_intent, &newer.payment_intent);
         if !newer.options.is_empty() {
             self.options.clone_from(&newer.options);
         }
@@ -175,6 +233,28 @@ pub struct OrderRecord {
     pub emailed_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// What refunds and disputes did to it.
+    #[serde(flatten)]
+    pub standing: Standing,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_emailed_at: Option<i64>,
+}
+
+/// The part of an order refunds and disputes change. The ledger replaces it
+/// only while it is as read, so a duplicate or late event changes nothing twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    /// Set only when refunds changed the status (to `refunded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_amount: Option<i64>,
+    #[serde(default, rename = "revoked_reason", skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revocation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute_status: Option<DisputeState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<NoticeState>,
 }
 
 /// The result of trying to claim a notice.
@@ -229,6 +309,9 @@ fn claim_token() -> Result<String, LedgerFault> {
     Ok(hex::encode(bytes))
 }
 
+mod standing;
+pub use standing::Change;
+
 /// The ledger's storage.
 pub trait Ledger: Send + Sync {
     /// The order, read consistently.
@@ -251,6 +334,23 @@ pub trait Ledger: Send + Sync {
         now: i64,
         lease_seconds: i64,
     ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>>;
+
+    /// Applies `change` (a refund's or dispute's) if the order is still as
+    /// `change.seen` (`None`: not recorded yet; it is created from
+    /// `details`), giving `change.give_back`'s places back in the same atomic
+    /// write. `Ok(false)`: the order changed meanwhile; read it again.
+    fn update_standing<'a>(
+        &'a self,
+        details: &'a OrderDetails,
+        change: &'a Change,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>>;
+
+    /// The session whose order recorded this PaymentIntent.
+    fn find_by_payment_intent<'a>(
+        &'a self,
+        payment_intent: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>>;
 
     /// Marks the claimed notice sent. `Ok(false)` if the claim was lost
     /// (expired and taken over) meanwhile.

@@ -15,11 +15,13 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionShippingOptions, ExpireCheckoutSession, ListCheckoutSession, ListLineItemsCheckoutSession,
     RetrieveCheckoutSession,
 };
+use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_shared::{
     ApiErrorsCode, CheckoutSession, CheckoutSessionItem, CheckoutSessionLocale, CheckoutSessionMode,
     CheckoutSessionPaymentStatus, CheckoutSessionStatus,
 };
-use stripe_types::{RangeBoundsTs, RangeQueryTs};
+use stripe_shared::{Charge, Dispute, DisputeStatus};
+use stripe_types::{Expandable, RangeBoundsTs, RangeQueryTs};
 
 /// A Checkout Session Stripe created: where to send the buyer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +125,43 @@ pub struct SessionView {
     pub currency: Option<String>,
     /// `collected_information.shipping_details` (the current API shape).
     pub shipping: Option<(String, PostalAddress)>,
+    /// The payment's PaymentIntent (`pi_…`), once there is one.
+    pub payment_intent: Option<String>,
+    /// Stripe shows the payment refunded in full already.
+    pub fully_refunded: bool,
+}
+
+/// A charge as retrieved from Stripe: what refunds and disputes are judged by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeView {
+    pub id: String,
+    pub payment_intent: Option<String>,
+    pub amount: i64,
+    pub amount_refunded: i64,
+}
+
+impl ChargeView {
+    /// Everything paid was given back (Stripe's `refunded`).
+    pub fn fully_refunded(&self) -> bool {
+        self.amount > 0 && self.amount_refunded >= self.amount
+    }
+}
+
+/// Where a dispute stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputeOutcome {
+    Open,
+    Won,
+    Lost,
+}
+
+/// A dispute as retrieved from Stripe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeView {
+    pub id: String,
+    pub charge: String,
+    pub payment_intent: Option<String>,
+    pub outcome: DisputeOutcome,
 }
 
 /// What the handlers need from Stripe.
@@ -148,6 +187,27 @@ pub trait Payments: Send + Sync {
         from: i64,
         to: i64,
     ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>>;
+
+    /// The charge; `Ok(None)` if Stripe has no such charge.
+    fn retrieve_charge<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        charge_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ChargeView>, StripeFault>>;
+
+    /// The dispute; `Ok(None)` if Stripe has no such dispute.
+    fn retrieve_dispute<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        dispute_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DisputeView>, StripeFault>>;
+
+    /// The Checkout Session that made this PaymentIntent, if any of ours did.
+    fn session_for_payment_intent<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        payment_intent: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StripeFault>>;
 
     /// Expires an open session. Stripe refuses one that is not open (an API
     /// error): the caller reads the session again to learn why.
@@ -236,7 +296,8 @@ impl Payments for StripeApi {
         Box::pin(async move {
             let client = self.client(key)?;
             let retrieved = RetrieveCheckoutSession::new(session_id)
-                .expand(vec!["line_items".to_owned()])
+                // The charge too: a payment refunded in full gets no votekey.
+                .expand(vec!["line_items".to_owned(), "payment_intent.latest_charge".to_owned()])
                 .customize()
                 // Reads are safe to retry; Stripe's own advice for transient errors.
                 .request_strategy(RequestStrategy::Retry(2))
@@ -293,6 +354,62 @@ impl Payments for StripeApi {
         })
     }
 
+    fn retrieve_charge<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        charge_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ChargeView>, StripeFault>> {
+        Box::pin(async move {
+            let client = self.client(key)?;
+            let charge: Option<Charge> = get_object(&client, &format!("/charges/{charge_id}")).await?;
+            Ok(charge.map(|c| ChargeView {
+                id: c.id.to_string(),
+                payment_intent: c.payment_intent.map(|p| p.id().to_string()),
+                amount: c.amount,
+                amount_refunded: c.amount_refunded,
+            }))
+        })
+    }
+
+    fn retrieve_dispute<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        dispute_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DisputeView>, StripeFault>> {
+        Box::pin(async move {
+            let client = self.client(key)?;
+            let dispute: Option<Dispute> = get_object(&client, &format!("/disputes/{dispute_id}")).await?;
+            Ok(dispute.map(|d| DisputeView {
+                id: d.id.to_string(),
+                charge: d.charge.id().to_string(),
+                payment_intent: d.payment_intent.map(|p| p.id().to_string()),
+                outcome: match d.status {
+                    DisputeStatus::Won | DisputeStatus::WarningClosed | DisputeStatus::Prevented => DisputeOutcome::Won,
+                    DisputeStatus::Lost => DisputeOutcome::Lost,
+                    _ => DisputeOutcome::Open,
+                },
+            }))
+        })
+    }
+
+    fn session_for_payment_intent<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        payment_intent: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StripeFault>> {
+        Box::pin(async move {
+            let client = self.client(key)?;
+            let page = ListCheckoutSession::new()
+                .payment_intent(payment_intent)
+                .limit(1)
+                .customize()
+                .request_strategy(RequestStrategy::Retry(2))
+                .send(&client)
+                .await?;
+            Ok(page.data.first().map(|s| s.id.to_string()))
+        })
+    }
+
     fn expire_session<'a>(
         &'a self,
         key: &'a StripeSecretKey,
@@ -306,6 +423,24 @@ impl Payments for StripeApi {
     }
 }
 
+/// GETs one object by path; `Ok(None)` on Stripe's `resource_missing`. Reads
+/// are safe to retry.
+async fn get_object<T: miniserde::Deserialize>(client: &Client, path: &str) -> Result<Option<T>, StripeFault> {
+    let request = RequestBuilder::new(StripeMethod::Get, path).customize::<T>();
+    match request.request_strategy(RequestStrategy::Retry(2)).send(client).await {
+        Ok(object) => Ok(Some(object)),
+        Err(StripeError::Stripe(api, 404)) if api.code == Some(ApiErrorsCode::ResourceMissing) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stripe's `refunded`, when the session's payment intent came with its charge.
+fn refunded_in_full(session: &CheckoutSession) -> bool {
+    let Some(Expandable::Object(intent)) = &session.payment_intent else { return false };
+    let Some(Expandable::Object(charge)) = &intent.latest_charge else { return false };
+    charge.refunded || (charge.amount > 0 && charge.amount_refunded >= charge.amount)
+}
+
 fn session_view(session: CheckoutSession, items: Vec<CheckoutSessionItem>) -> SessionView {
     let address = |a: stripe_shared::Address| PostalAddress {
         line1: a.line1,
@@ -315,8 +450,12 @@ fn session_view(session: CheckoutSession, items: Vec<CheckoutSessionItem>) -> Se
         postal_code: a.postal_code,
         country: a.country,
     };
+    let fully_refunded = refunded_in_full(&session);
+    let payment_intent = session.payment_intent.as_ref().map(|p| p.id().to_string());
     let customer = session.customer_details;
     SessionView {
+        payment_intent,
+        fully_refunded,
         id: session.id.to_string(),
         payment_status: match session.payment_status {
             CheckoutSessionPaymentStatus::Paid => PaymentStatus::Paid,

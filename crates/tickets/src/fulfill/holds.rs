@@ -65,7 +65,8 @@ impl Fulfill {
     pub(super) async fn hold_to_sell(&self, session: &SessionView) -> Result<Option<Hold>, FulfillFault> {
         let Some(hold) = self.session_hold(session).await? else { return Ok(None) };
         match hold.status {
-            HoldStatus::Sold => Ok(None),
+            // Sold already, or its order was refunded meanwhile (the claim refuses that order).
+            HoldStatus::Sold | HoldStatus::Returned => Ok(None),
             HoldStatus::Held => Ok(Some(hold)),
             HoldStatus::Released => {
                 tracing::error!(

@@ -25,7 +25,7 @@ pub enum FulfillError {
     Signature(#[from] SignatureError),
     #[error("the verified body is not a Stripe event")]
     NotAnEvent,
-    #[error("the event does not carry a Checkout Session")]
+    #[error("the event does not carry the object its type names")]
     NotASession,
     #[error("missing or malformed session_id")]
     BadSessionId,
@@ -111,6 +111,8 @@ struct EventData {
 struct EventObject {
     id: Option<String>,
     object: Option<String>,
+    /// A refund's charge (only read from `refund.*` events, to retrieve it).
+    charge: Option<String>,
 }
 
 impl Event {
@@ -120,6 +122,28 @@ impl Event {
             _ => Err(FulfillError::NotASession),
         }
     }
+}
+
+impl Event {
+    /// The id of the event's object of kind `object` (`charge`, `dispute`).
+    fn object_id(&self, object: &str, prefix: &str) -> Result<String, FulfillError> {
+        match (&self.data.object.object, &self.data.object.id) {
+            (Some(kind), Some(id)) if kind == object && is_stripe_id(id, prefix) => Ok(id.clone()),
+            _ => Err(FulfillError::NotASession),
+        }
+    }
+
+    /// A refund event's charge id; `None` for a refund without a charge.
+    fn refund_charge(&self) -> Result<Option<String>, FulfillError> {
+        if self.data.object.object.as_deref() != Some("refund") {
+            return Err(FulfillError::NotASession);
+        }
+        Ok(self.data.object.charge.clone().filter(|c| is_stripe_id(c, "ch_") || is_stripe_id(c, "py_")))
+    }
+}
+
+fn is_stripe_id(id: &str, prefix: &str) -> bool {
+    id.starts_with(prefix) && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 pub(super) fn is_session_id(id: &str) -> bool {
@@ -181,6 +205,15 @@ impl Fulfill {
                 let id = event.session_id()?;
                 note.session_id = Some(id.clone());
                 self.expire(&config, &id).await?
+            }
+            "charge.refunded" => self.charge_changed(&config, &event.object_id("charge", "ch_")?).await?,
+            // Sent for every refund since API version 2024-10-28: the same, through the refund's charge.
+            "refund.created" | "refund.updated" => match event.refund_charge()? {
+                Some(charge) => self.charge_changed(&config, &charge).await?,
+                None => Outcome::NotOurs,
+            },
+            "charge.dispute.created" | "charge.dispute.closed" => {
+                self.dispute_changed(&config, &event.object_id("dispute", "dp_")?).await?
             }
             _ => Outcome::Ignored,
         };

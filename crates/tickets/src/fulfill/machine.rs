@@ -38,6 +38,24 @@ pub enum Outcome {
     UnknownSession,
     /// The session expired unpaid; its hold (if any) was given back.
     Expired,
+    /// Refunded in full: the votekey revoked (no votekey email is ever sent now).
+    Refunded,
+    /// Partly refunded: the amount recorded, nothing revoked.
+    PartialRefund,
+    /// A dispute was opened (flagged; revoked only with `revoke_on_dispute`).
+    Disputed,
+    /// A dispute was won: the flag cleared.
+    DisputeWon,
+    /// A dispute was lost: the votekey revoked.
+    DisputeLost,
+    /// We told the buyer the ticket is cancelled.
+    CancellationEmailed,
+    /// The cancellation email was sent already.
+    CancellationAlreadyEmailed,
+    /// Nothing changed (a duplicate, or nothing new at Stripe).
+    Unchanged,
+    /// A payment not made through one of our Checkout Sessions.
+    NotOurs,
     /// An event type we do not handle.
     #[default]
     Ignored,
@@ -57,6 +75,15 @@ impl Outcome {
             Outcome::NoEmailAddress => "no_email_address",
             Outcome::UnknownSession => "unknown_session",
             Outcome::Expired => "expired",
+            Outcome::Refunded => "refunded",
+            Outcome::PartialRefund => "partial_refund",
+            Outcome::Disputed => "disputed",
+            Outcome::DisputeWon => "dispute_won",
+            Outcome::DisputeLost => "dispute_lost",
+            Outcome::CancellationEmailed => "cancellation_emailed",
+            Outcome::CancellationAlreadyEmailed => "cancellation_already_emailed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::NotOurs => "not_ours",
             Outcome::Ignored => "ignored",
         }
     }
@@ -66,6 +93,7 @@ impl Outcome {
         match notice {
             Notice::Votekey => (Outcome::Emailed, Outcome::AlreadyEmailed),
             Notice::PaymentFailed => (Outcome::FailureEmailed, Outcome::FailureAlreadyEmailed),
+            Notice::Cancellation => (Outcome::CancellationEmailed, Outcome::CancellationAlreadyEmailed),
         }
     }
 }
@@ -130,7 +158,12 @@ pub(super) enum NextAction {
 pub(super) fn answer_from_ledger(notice: Notice, existing: Option<&OrderRecord>) -> Option<Outcome> {
     let (_, sent) = notice.statuses();
     let (_, already) = Outcome::of_notice(notice);
-    existing.is_some_and(|o| o.status == sent).then_some(already)
+    match existing.map(|o| o.status) {
+        Some(status) if status == sent => Some(already),
+        // Refunded: no votekey (or failure) email is sent any more.
+        Some(OrderStatus::Refunded) => Some(Outcome::Refunded),
+        _ => None,
+    }
 }
 
 /// What to do about `notice` for this session, given the ledger's record.
@@ -148,10 +181,31 @@ pub(super) fn next_action(notice: Notice, existing: Option<&OrderRecord>, sessio
             }
         }
         Notice::PaymentFailed if settled => NextAction::Answer(Outcome::NotApplicable),
+        // Sent only after a refund, from the ledger's record (see refunds.rs).
+        Notice::Cancellation => NextAction::Answer(Outcome::NotApplicable),
         Notice::Votekey | Notice::PaymentFailed => match &session.email {
             Some(to) => NextAction::Send { to: to.clone() },
             None => NextAction::Record(Outcome::NoEmailAddress),
         },
+    }
+}
+
+/// What is being sent, and from what it is written.
+#[derive(Clone, Copy)]
+pub(super) enum Letter<'a> {
+    Votekey(&'a SessionView),
+    PaymentFailed(&'a SessionView),
+    /// From the refunded order as the ledger holds it.
+    Cancellation(&'a OrderRecord),
+}
+
+impl Letter<'_> {
+    fn notice(self) -> Notice {
+        match self {
+            Letter::Votekey(_) => Notice::Votekey,
+            Letter::PaymentFailed(_) => Notice::PaymentFailed,
+            Letter::Cancellation(_) => Notice::Cancellation,
+        }
     }
 }
 
@@ -182,6 +236,10 @@ impl Fulfill {
             return Ok(Outcome::UnknownSession);
         };
         let details = order_details(&session);
+        if notice == Notice::Votekey && session.fully_refunded {
+            // Refunded before the votekey went out: it never goes out.
+            return self.refunded_before_fulfilment(config, existing.as_ref(), &session).await;
+        }
         if notice == Notice::PaymentFailed && !session.payment_status.is_settled() {
             // The delayed payment failed: its place goes back on sale.
             self.release_session_hold(&session).await?;
@@ -197,33 +255,42 @@ impl Fulfill {
             }
             NextAction::Send { to } => {
                 let kept = existing.and_then(|o| o.votekey);
-                self.deliver(config, notice, &session, &details, to, kept).await
+                let letter = match notice {
+                    Notice::PaymentFailed => Letter::PaymentFailed(&session),
+                    _ => Letter::Votekey(&session),
+                };
+                self.deliver(config, letter, &details, to, kept).await
             }
         }
     }
 
     /// The one path every notice takes: claim → render → check lease → send → record.
-    async fn deliver(
+    pub(super) async fn deliver(
         &self,
         config: &Config,
-        notice: Notice,
-        session: &SessionView,
+        letter: Letter<'_>,
         details: &OrderDetails,
         to: String,
         kept_votekey: Option<String>,
     ) -> Result<Outcome, FulfillFault> {
         let from = config.email().from.clone().ok_or(FulfillFault::NoSender)?;
-        let sale = match notice {
-            Notice::Votekey => self.hold_to_sell(session).await?,
-            Notice::PaymentFailed => None,
+        let notice = letter.notice();
+        let sale = match letter {
+            Letter::Votekey(session) => self.hold_to_sell(session).await?,
+            Letter::PaymentFailed(_) | Letter::Cancellation(_) => None,
         };
         let claim = match self.claim(config, notice, details, kept_votekey, sale.as_ref()).await? {
             Ok(claim) => claim,
             Err(outcome) => return Ok(outcome),
         };
-        let rendered = match &claim.votekey {
-            Some(votekey) => render::votekey_email(config, session, details, votekey),
-            None => render::payment_failed_email(config, session),
+        let rendered = match (letter, &claim.votekey) {
+            (Letter::Votekey(session), Some(votekey)) => render::votekey_email(config, session, details, votekey),
+            (Letter::Cancellation(order), _) => {
+                render::cancellation_email(config, details, order.votekey.as_deref(), order.standing.refunded_amount)
+            }
+            (Letter::PaymentFailed(session) | Letter::Votekey(session), _) => {
+                render::payment_failed_email(config, session)
+            }
         };
         let email = outgoing(config, from, to, rendered);
         self.check_lease(claim.expires_at)?;
@@ -248,7 +315,7 @@ impl Fulfill {
         let lease = self.timing.lease.as_secs() as i64;
         for _ in 0..DRAWS {
             let votekey = match (notice, &kept_votekey) {
-                (Notice::PaymentFailed, _) => None,
+                (Notice::PaymentFailed | Notice::Cancellation, _) => None,
                 (Notice::Votekey, Some(kept)) => Some(kept.clone()),
                 (Notice::Votekey, None) => {
                     Some((self.draw_votekey)(config.votekey_format()).map_err(FulfillFault::Votekey)?)
@@ -331,6 +398,7 @@ pub fn order_details(session: &SessionView) -> OrderDetails {
         shipping_address: session.shipping.as_ref().map(|(_, a)| a.clone()),
         locale: session.locale.clone(),
         hold_id,
+        payment_intent: session.payment_intent.clone(),
     }
 }
 

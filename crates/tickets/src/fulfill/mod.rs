@@ -13,6 +13,7 @@ mod holds;
 mod http;
 mod machine;
 mod pages;
+mod refunds;
 mod render;
 #[cfg(test)]
 mod tests;

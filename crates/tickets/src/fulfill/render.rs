@@ -63,7 +63,6 @@ pub(super) fn payment_failed_email(config: &Config, session: &SessionView) -> Re
 /// full. `refunded_amount` is in the order's currency's smallest unit; the
 /// order's total stands in when it is `None`. `votekey` is the revoked key,
 /// if one was issued. The language is the one the buyer paid in.
-#[cfg_attr(not(test), expect(dead_code, reason = "sent by the refund handling, which comes next"))]
 pub(super) fn cancellation_email(
     config: &Config,
     details: &OrderDetails,

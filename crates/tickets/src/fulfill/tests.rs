@@ -12,7 +12,18 @@ use crate::mail::MailFault;
 use crate::stripe::{PaymentStatus, PostalAddress, SessionLineItem, SessionView, StripeFault};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
+mod refunds;
+
 const EXAMPLE: &str = include_str!("../../../../config.example.json");
+
+/// The example config with these keys added (values as JSON).
+fn with_keys(keys: &[(&str, &str)]) -> String {
+    let mut config: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+    for (key, value) in keys {
+        config[*key] = serde_json::from_str(value).unwrap();
+    }
+    config.to_string()
+}
 const T0: i64 = 1_800_000_000;
 
 struct Bed {
@@ -75,6 +86,8 @@ fn session(id: &str, payment_status: PaymentStatus) -> SessionView {
         complete: true,
         expired: false,
         created: T0 - 60,
+        payment_intent: Some(format!("pi_for_{id}")),
+        fully_refunded: false,
         email: Some("ada@example.com".into()),
         name: Some("Ada Lovelace".into()),
         locale: Some("en".into()),

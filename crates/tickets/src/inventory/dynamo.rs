@@ -116,12 +116,28 @@ fn adjust(table: &str, counter: &CounterKey, deltas: &[(&str, i64)]) -> Result<T
 /// votekey claim's transaction. Empty if it is sold already.
 pub(crate) fn sale_writes(table: &str, hold: &Hold, now: i64) -> Result<Vec<TransactWriteItem>, LedgerFault> {
     let deltas: &[(&str, i64)] = match hold.status {
-        HoldStatus::Sold => return Ok(Vec::new()),
+        HoldStatus::Sold | HoldStatus::Returned => return Ok(Vec::new()),
         HoldStatus::Held => &[("held", -1), ("sold", 1)],
         // Paid after its hold was given back: honour it (the money is taken).
         HoldStatus::Released => &[("sold", 1), ("taken", 1)],
     };
     let mut writes = vec![move_hold(table, &hold.id, hold.status, HoldStatus::Sold, now)?];
+    for counter in &hold.counters {
+        writes.push(adjust(table, counter, deltas)?);
+    }
+    Ok(writes)
+}
+
+/// The writes that put a refunded order's places back on sale, for the
+/// order's standing update: held → released, sold → returned. Empty if the
+/// hold has no places to give.
+pub(crate) fn give_back_writes(table: &str, hold: &Hold, now: i64) -> Result<Vec<TransactWriteItem>, LedgerFault> {
+    let (to, deltas): (HoldStatus, &[(&str, i64)]) = match hold.status {
+        HoldStatus::Held => (HoldStatus::Released, &[("held", -1), ("taken", -1)]),
+        HoldStatus::Sold => (HoldStatus::Returned, &[("sold", -1), ("taken", -1)]),
+        HoldStatus::Released | HoldStatus::Returned => return Ok(Vec::new()),
+    };
+    let mut writes = vec![move_hold(table, &hold.id, hold.status, to, now)?];
     for counter in &hold.counters {
         writes.push(adjust(table, counter, deltas)?);
     }

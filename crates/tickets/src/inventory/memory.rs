@@ -52,7 +52,9 @@ impl InventoryState {
 
     /// Is the hold still as `seen` says (DynamoDB's condition on the sale)?
     pub(crate) fn can_sell(&self, seen: &Hold) -> bool {
-        self.holds.get(&seen.id).is_some_and(|h| h.status == seen.status && h.status != HoldStatus::Sold)
+        self.holds
+            .get(&seen.id)
+            .is_some_and(|h| h.status == seen.status && matches!(h.status, HoldStatus::Held | HoldStatus::Released))
     }
 
     /// `held → sold` (held − 1, sold + 1) or, for a late payment,
@@ -67,6 +69,29 @@ impl InventoryState {
                 counts.held = counts.held.saturating_sub(1);
             }
             counts.sold += 1;
+        }
+    }
+
+    /// Is the hold still as `seen`, and held or sold (places to give back)?
+    pub(crate) fn can_give_back(&self, seen: &Hold) -> bool {
+        self.holds
+            .get(&seen.id)
+            .is_some_and(|h| h.status == seen.status && matches!(h.status, HoldStatus::Held | HoldStatus::Sold))
+    }
+
+    /// A refunded (or lost) order's places back on sale: held → released,
+    /// sold → returned. Call only after [`Self::can_give_back`].
+    pub(crate) fn give_back(&mut self, seen: &Hold) {
+        let Some(hold) = self.holds.get_mut(&seen.id) else { return };
+        let was_sold = hold.status == HoldStatus::Sold;
+        hold.status = if was_sold { HoldStatus::Returned } else { HoldStatus::Released };
+        for counter in &hold.counters {
+            let counts = self.counters.entry(counter.clone()).or_default();
+            if was_sold {
+                counts.sold = counts.sold.saturating_sub(1);
+            } else {
+                counts.held = counts.held.saturating_sub(1);
+            }
         }
     }
 

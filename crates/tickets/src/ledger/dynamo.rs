@@ -3,7 +3,8 @@
 //! votekeys unique.
 
 use super::{
-    ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, claim_token, refusal,
+    Change, ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, claim_token,
+    refusal,
 };
 use crate::BoxFuture;
 use crate::inventory::Hold;
@@ -44,10 +45,13 @@ pub(crate) fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: st
     LedgerFault(format!("{what}: {}", crate::aws::describe(&e)))
 }
 
-/// An UpdateExpression under construction: `SET a = :a, …`.
+mod standing;
+
+/// An UpdateExpression under construction: `SET a = :a, … REMOVE b, …`.
 #[derive(Default)]
 struct Assignments {
     set: Vec<String>,
+    remove: Vec<String>,
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
 }
@@ -79,6 +83,7 @@ impl Assignments {
             ("shipping_name", &d.shipping_name),
             ("locale", &d.locale),
             ("hold_id", &d.hold_id),
+            ("payment_intent", &d.payment_intent),
         ];
         for (attribute, value) in optional {
             if let Some(v) = value {
@@ -109,8 +114,16 @@ impl Assignments {
         self.set("updated_at", n(now));
         self.set_if_absent("created_at", n(now));
     }
+    fn remove(&mut self, attribute: &str) {
+        self.names.insert(format!("#{attribute}"), attribute.to_owned());
+        self.remove.push(format!("#{attribute}"));
+    }
     fn expression(&self) -> String {
-        format!("SET {}", self.set.join(", "))
+        let mut expression = format!("SET {}", self.set.join(", "));
+        if !self.remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", self.remove.join(", ")));
+        }
+        expression
     }
 }
 
@@ -155,6 +168,7 @@ fn record_from_item(item: &Item) -> Option<OrderRecord> {
             shipping_address: address,
             locale: text(item, "locale"),
             hold_id: text(item, "hold_id"),
+            payment_intent: text(item, "payment_intent"),
         },
         status: OrderStatus::parse(&text(item, "status")?)?,
         votekey: text(item, "votekey"),
@@ -163,6 +177,8 @@ fn record_from_item(item: &Item) -> Option<OrderRecord> {
         claim_expires_at: number(item, "claim_expires_at"),
         emailed_at: number(item, "emailed_at"),
         message_id: text(item, "message_id"),
+        standing: standing::from_item(item),
+        cancellation_emailed_at: number(item, "cancellation_emailed_at"),
     })
 }
 
@@ -370,6 +386,9 @@ impl Ledger for DynamoLedger {
         lease_seconds: i64,
     ) -> BoxFuture<'a, Result<ClaimOutcome, LedgerFault>> {
         Box::pin(async move {
+            if notice == Notice::Cancellation {
+                return self.claim_cancellation(&details.session_id, now, lease_seconds).await;
+            }
             let token = claim_token()?;
             let expires_at = now + lease_seconds;
             let write = claim_write(details, notice, votekey, &token, now, expires_at);
@@ -401,6 +420,9 @@ impl Ledger for DynamoLedger {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
         Box::pin(async move {
+            if notice == Notice::Cancellation {
+                return self.complete_cancellation(session_id, token, message_id, now).await;
+            }
             let (claimed, done) = notice.statuses();
             let result = self
                 .client
@@ -434,5 +456,21 @@ impl Ledger for DynamoLedger {
                 Err(e) => Err(fault("UpdateItem (complete)", e)),
             }
         })
+    }
+
+    fn update_standing<'a>(
+        &'a self,
+        details: &'a OrderDetails,
+        change: &'a Change,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(self.write_standing(details, change, now))
+    }
+
+    fn find_by_payment_intent<'a>(
+        &'a self,
+        payment_intent: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
+        Box::pin(self.session_by_payment_intent(payment_intent))
     }
 }

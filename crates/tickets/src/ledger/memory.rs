@@ -6,7 +6,8 @@
 //! `doubles`).
 
 use super::{
-    ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse, claim_token,
+    Change, ClaimOutcome, Ledger, LedgerFault, Notice, NoticeState, OrderDetails, OrderRecord, OrderStatus, Standing,
+    VotekeyUse, claim_token,
 };
 use crate::BoxFuture;
 use crate::inventory::memory::InventoryState;
@@ -49,6 +50,8 @@ impl StoredOrder {
             claim_expires_at: None,
             emailed_at: None,
             message_id: None,
+            standing: Standing::default(),
+            cancellation_emailed_at: None,
         };
         StoredOrder { record, updated_at: now, claim_token: None }
     }
@@ -89,6 +92,9 @@ impl LedgerState {
         now: i64,
         lease_seconds: i64,
     ) -> Result<ClaimOutcome, LedgerFault> {
+        if notice == Notice::Cancellation {
+            return self.claim_cancellation(&details.session_id, now, lease_seconds);
+        }
         let sale = sale.filter(|hold| hold.status != HoldStatus::Sold);
         let (claimed, _) = notice.statuses();
         if let Some(order) = self.orders.get(&details.session_id) {
@@ -137,7 +143,66 @@ impl LedgerState {
         Ok(ClaimOutcome::Claimed { token, expires_at })
     }
 
+    /// The cancellation email's claim: on the `cancellation` field, while
+    /// due or claimed with an expired lease; the order stays `refunded`.
+    fn claim_cancellation(
+        &mut self,
+        session_id: &str,
+        now: i64,
+        lease_seconds: i64,
+    ) -> Result<ClaimOutcome, LedgerFault> {
+        let Some(order) = self.orders.get_mut(session_id) else {
+            return Ok(ClaimOutcome::NotApplicable(OrderStatus::Pending));
+        };
+        let record = &mut order.record;
+        let live = record.claim_expires_at.is_some_and(|t| t >= now);
+        match (record.status, record.standing.cancellation) {
+            (OrderStatus::Refunded, Some(NoticeState::Due)) => {}
+            (OrderStatus::Refunded, Some(NoticeState::Claimed)) if !live => {}
+            (_, Some(NoticeState::Sent)) => return Ok(ClaimOutcome::AlreadySent),
+            (_, Some(NoticeState::Claimed)) => return Ok(ClaimOutcome::InProgress),
+            (status, _) => return Ok(ClaimOutcome::NotApplicable(status)),
+        }
+        let token = claim_token()?;
+        let expires_at = now + lease_seconds;
+        record.standing.cancellation = Some(NoticeState::Claimed);
+        record.claim_expires_at = Some(expires_at);
+        order.claim_token = Some(token.clone());
+        Ok(ClaimOutcome::Claimed { token, expires_at })
+    }
+
+    /// DynamoLedger's `update_standing`: only while the order is as seen.
+    pub fn update_standing(&mut self, details: &OrderDetails, change: &Change, now: i64) -> bool {
+        let current = self.orders.get(&details.session_id).map(|o| (o.record.status, o.record.standing.clone()));
+        if current != change.seen {
+            return false;
+        }
+        if let Some(hold) = &change.give_back
+            && !self.inventory.can_give_back(hold)
+        {
+            return false;
+        }
+        if let Some(hold) = &change.give_back {
+            self.inventory.give_back(hold);
+        }
+        let order = self.orders.entry(details.session_id.clone()).or_insert_with(|| StoredOrder::new(details, now));
+        order.refresh(details, now);
+        order.record.status = change.status;
+        order.record.standing = change.standing.clone();
+        true
+    }
+
+    pub fn find_by_payment_intent(&self, payment_intent: &str) -> Option<String> {
+        self.orders
+            .values()
+            .find(|o| o.record.details.payment_intent.as_deref() == Some(payment_intent))
+            .map(|o| o.record.details.session_id.clone())
+    }
+
     pub fn complete(&mut self, session_id: &str, notice: Notice, token: &str, message_id: &str, now: i64) -> bool {
+        if notice == Notice::Cancellation {
+            return self.complete_cancellation(session_id, token, now);
+        }
         let (claimed, done) = notice.statuses();
         let Some(order) = self.orders.get_mut(session_id) else { return false };
         if order.record.status != claimed || order.claim_token.as_deref() != Some(token) {
@@ -146,6 +211,21 @@ impl LedgerState {
         order.record.status = done;
         order.record.emailed_at = Some(now);
         order.record.message_id = Some(message_id.to_owned());
+        order.claim_token = None;
+        true
+    }
+}
+
+impl LedgerState {
+    fn complete_cancellation(&mut self, session_id: &str, token: &str, now: i64) -> bool {
+        let Some(order) = self.orders.get_mut(session_id) else { return false };
+        if order.record.standing.cancellation != Some(NoticeState::Claimed)
+            || order.claim_token.as_deref() != Some(token)
+        {
+            return false;
+        }
+        order.record.standing.cancellation = Some(NoticeState::Sent);
+        order.record.cancellation_emailed_at = Some(now);
         order.claim_token = None;
         true
     }
@@ -161,6 +241,7 @@ pub enum LedgerOp {
     Reserve,
     Release,
     InventoryRead,
+    UpdateStanding,
 }
 
 /// The in-memory ledger double: [`LedgerState`] behind a mutex, with
@@ -218,6 +299,7 @@ fn op_name(op: LedgerOp) -> &'static str {
         LedgerOp::Reserve => "reserve",
         LedgerOp::Release => "release",
         LedgerOp::InventoryRead => "inventory_read",
+        LedgerOp::UpdateStanding => "update_standing",
     }
 }
 
@@ -261,6 +343,22 @@ impl Ledger for MemoryLedger {
         Box::pin(
             async move { Ok(self.enter(LedgerOp::Complete)?.complete(session_id, notice, token, message_id, now)) },
         )
+    }
+
+    fn update_standing<'a>(
+        &'a self,
+        details: &'a OrderDetails,
+        change: &'a Change,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::UpdateStanding)?.update_standing(details, change, now)) })
+    }
+
+    fn find_by_payment_intent<'a>(
+        &'a self,
+        payment_intent: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::Get)?.find_by_payment_intent(payment_intent)) })
     }
 }
 
