@@ -367,8 +367,25 @@ fn check_env(t: &J) -> Result<(), String> {
 /// The sparse index of open holds the sweeper queries.
 const OPEN_HOLDS: &str = "open-holds";
 
+/// The sparse index from a payment intent to its order, which refund and
+/// dispute events are traced back through.
+const PAYMENT_INTENTS: &str = "payment-intents";
+
+/// The table's GSIs: (name, key schema, projection type).
+fn gsis() -> [(&'static str, J, &'static str); 2] {
+    [
+        (
+            OPEN_HOLDS,
+            json!([{"AttributeName": "hold_state", "KeyType": "HASH"}, {"AttributeName": "expires_at", "KeyType": "RANGE"}]),
+            "ALL",
+        ),
+        (PAYMENT_INTENTS, json!([{"AttributeName": "payment_intent", "KeyType": "HASH"}]), "KEYS_ONLY"),
+    ]
+}
+
 /// The orders table outlives the stack, is on-demand and has PITR, and has
-/// the sparse open-holds index (hold_state, expires_at; all attributes).
+/// exactly two sparse indexes: open-holds (hold_state, expires_at; all
+/// attributes) and payment-intents (payment_intent; keys only).
 fn check_table(t: &J) -> Result<(), String> {
     let tables = of_type(t, "AWS::DynamoDB::Table");
     ensure(tables.len() == 1 && tables[0].0 == "OrdersTable", || {
@@ -389,21 +406,25 @@ fn check_table(t: &J) -> Result<(), String> {
     // rejects a definition that no key uses).
     let defined: BTreeSet<String> =
         p["AttributeDefinitions"].as_array().into_iter().flatten().map(J::to_string).collect();
-    let expected: BTreeSet<String> = [("pk", "S"), ("hold_state", "S"), ("expires_at", "N")]
+    let expected: BTreeSet<String> = [("pk", "S"), ("hold_state", "S"), ("expires_at", "N"), ("payment_intent", "S")]
         .map(|(n, ty)| json!({"AttributeName": n, "AttributeType": ty}).to_string())
         .into();
     ensure(defined == expected, || format!("OrdersTable AttributeDefinitions {}", p["AttributeDefinitions"]))?;
     let indexes = p["GlobalSecondaryIndexes"].as_array().map(Vec::as_slice).unwrap_or_default();
-    ensure(indexes.len() == 1 && indexes[0]["IndexName"] == OPEN_HOLDS, || {
-        format!("OrdersTable needs exactly one GSI, {OPEN_HOLDS}: {}", p["GlobalSecondaryIndexes"])
+    let names: BTreeSet<&str> = indexes.iter().filter_map(|g| g["IndexName"].as_str()).collect();
+    let expected_names: BTreeSet<&str> = gsis().iter().map(|(name, _, _)| *name).collect();
+    ensure(indexes.len() == expected_names.len() && names == expected_names, || {
+        format!("OrdersTable needs exactly the GSIs {expected_names:?}: {}", p["GlobalSecondaryIndexes"])
     })?;
-    let gsi = &indexes[0];
-    let key = json!([{"AttributeName": "hold_state", "KeyType": "HASH"}, {"AttributeName": "expires_at", "KeyType": "RANGE"}]);
-    ensure(gsi["KeySchema"] == key, || format!("{OPEN_HOLDS} KeySchema {} (expected {key})", gsi["KeySchema"]))?;
-    ensure(gsi["Projection"] == json!({"ProjectionType": "ALL"}), || {
-        format!("{OPEN_HOLDS} Projection {} (expected ALL)", gsi["Projection"])
-    })?;
-    ensure(gsi.get("ProvisionedThroughput").is_none(), || format!("{OPEN_HOLDS}: on demand, no ProvisionedThroughput"))
+    for (name, key, projection) in gsis() {
+        let gsi = indexes.iter().find(|g| g["IndexName"] == name).expect("checked above");
+        ensure(gsi["KeySchema"] == key, || format!("{name} KeySchema {} (expected {key})", gsi["KeySchema"]))?;
+        ensure(gsi["Projection"] == json!({"ProjectionType": projection}), || {
+            format!("{name} Projection {} (expected {projection})", gsi["Projection"])
+        })?;
+        ensure(gsi.get("ProvisionedThroughput").is_none(), || format!("{name}: on demand, no ProvisionedThroughput"))?;
+    }
+    Ok(())
 }
 
 /// One IAM policy statement and the `Fn::If` conditions it sits under.
@@ -653,9 +674,10 @@ fn dynamo_grants(all: &[Statement], role: &str) -> BTreeSet<(String, BTreeSet<St
 
 /// checkout reads its config, writes its logs, and keeps ticket counters and
 /// holds with item actions on the orders table; fulfill gets exactly its item
-/// actions on the table, Query on the open-holds index only (the sweeper) and
-/// SendEmail on the identity (and the configuration set only when one is
-/// given). No Scan, no DeleteItem, no Query on the table itself.
+/// actions on the table, Query on the open-holds index (the sweeper) and on
+/// the payment-intents index (refunds and disputes) only, each in its own
+/// statement, and SendEmail on the identity (and the configuration set only
+/// when one is given). No Scan, no DeleteItem, no Query on the table itself.
 fn check_least_privilege(t: &J) -> Result<(), String> {
     let all = statements(t)?;
     let checkout_role = role_of(t, "CheckoutFunction")?;
@@ -663,22 +685,31 @@ fn check_least_privilege(t: &J) -> Result<(), String> {
     ensure(fulfill_role != checkout_role, || "the functions must not share a role".to_owned())?;
     let set = |actions: &[&str]| -> BTreeSet<String> { actions.iter().map(|a| format!("dynamodb:{a}")).collect() };
     let table = json!({"Fn::GetAtt": ["OrdersTable", "Arn"]}).to_string();
-    let index = json!({"Fn::Sub": format!("${{OrdersTable.Arn}}/index/{OPEN_HOLDS}")}).to_string();
+    let index = |name: &str| json!({"Fn::Sub": format!("${{OrdersTable.Arn}}/index/{name}")}).to_string();
     let checkout_items = set(&["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"]);
     let fulfill_items = set(&["GetItem", "PutItem", "UpdateItem", "ConditionCheckItem"]);
     for (role, expected) in [
         (checkout_role, BTreeSet::from([(table.clone(), checkout_items.clone())])),
-        (fulfill_role, BTreeSet::from([(table, fulfill_items.clone()), (index, set(&["Query"]))])),
+        (
+            fulfill_role,
+            BTreeSet::from([
+                (table, fulfill_items.clone()),
+                (index(OPEN_HOLDS), set(&["Query"])),
+                (index(PAYMENT_INTENTS), set(&["Query"])),
+            ]),
+        ),
     ] {
         let got = dynamo_grants(&all, role);
         ensure(got == expected, || {
             format!("{role}: DynamoDB grants (Resource, actions) {got:?}, expected {expected:?}")
         })?;
     }
-    let has_index = at(resource(t, "OrdersTable")?, &["Properties", "GlobalSecondaryIndexes"])
-        .and_then(J::as_array)
-        .is_some_and(|indexes| indexes.iter().any(|g| g["IndexName"] == OPEN_HOLDS));
-    ensure(has_index, || format!("the Query grant names {OPEN_HOLDS}, a GSI the table lacks"))?;
+    for name in [OPEN_HOLDS, PAYMENT_INTENTS] {
+        let has_index = at(resource(t, "OrdersTable")?, &["Properties", "GlobalSecondaryIndexes"])
+            .and_then(J::as_array)
+            .is_some_and(|indexes| indexes.iter().any(|g| g["IndexName"] == name));
+        ensure(has_index, || format!("the Query grant names {name}, a GSI the table lacks"))?;
+    }
 
     let base: BTreeSet<String> =
         ["logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "kms:Decrypt"].map(String::from).into();
@@ -759,12 +790,17 @@ fn check_kms_conditional(t: &J) -> Result<(), String> {
 }
 
 /// The Stripe events the webhook endpoint must be registered for
-/// (checkout.session.expired releases a hold at once).
-const WEBHOOK_EVENTS: [&str; 4] = [
+/// (checkout.session.expired releases a hold at once; charge.refunded and
+/// charge.dispute.* revoke votekeys). refund.created and refund.updated are
+/// optional (handled like charge.refunded), so not required here.
+const WEBHOOK_EVENTS: [&str; 7] = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
 ];
 
 /// The custom domain is optional and the outputs say what to paste where.
@@ -849,7 +885,7 @@ fn env_vars_are_wired() {
 }
 
 #[test]
-fn orders_table_is_retained_on_demand_with_pitr_and_open_holds_index() {
+fn orders_table_is_retained_on_demand_with_pitr_and_its_two_indexes() {
     run("table");
 }
 
@@ -1117,6 +1153,96 @@ fn checks_catch_mutations() {
                 t["Resources"]["OrdersTable"]["Properties"]["AttributeDefinitions"].as_array_mut().unwrap().pop();
             }),
         ),
+        (
+            "open-holds attribute undefined",
+            "table",
+            M::Json(|t| {
+                t["Resources"]["OrdersTable"]["Properties"]["AttributeDefinitions"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|d| d["AttributeName"] != "expires_at");
+            }),
+        ),
+        (
+            "payment_intent attribute undefined",
+            "table",
+            M::Json(|t| {
+                t["Resources"]["OrdersTable"]["Properties"]["AttributeDefinitions"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|d| d["AttributeName"] != "payment_intent");
+            }),
+        ),
+        (
+            "payment_intent a number",
+            "table",
+            M::Text(
+                "AttributeName: payment_intent\n          AttributeType: S",
+                "AttributeName: payment_intent\n          AttributeType: N",
+                0,
+            ),
+        ),
+        (
+            "payment-intents index removed",
+            "table",
+            M::Json(|t| {
+                t["Resources"]["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|g| g["IndexName"] != "payment-intents");
+            }),
+        ),
+        ("payment-intents index renamed", "table", M::Text("IndexName: payment-intents", "IndexName: payments", 0)),
+        (
+            "payment-intents index keyed on pk",
+            "table",
+            M::Text(
+                "- AttributeName: payment_intent\n              KeyType: HASH",
+                "- AttributeName: pk\n              KeyType: HASH",
+                0,
+            ),
+        ),
+        (
+            "payment-intents index with a sort key",
+            "table",
+            M::Json(|t| {
+                let gsi = t["Resources"]["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
+                    .as_array_mut()
+                    .unwrap()
+                    .iter_mut()
+                    .find(|g| g["IndexName"] == "payment-intents")
+                    .unwrap();
+                gsi["KeySchema"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"AttributeName": "expires_at", "KeyType": "RANGE"}));
+            }),
+        ),
+        ("payment-intents index projects all", "table", M::Text("ProjectionType: KEYS_ONLY", "ProjectionType: ALL", 0)),
+        (
+            "payment-intents index provisioned",
+            "table",
+            M::Json(|t| {
+                let gsi = t["Resources"]["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
+                    .as_array_mut()
+                    .unwrap()
+                    .iter_mut()
+                    .find(|g| g["IndexName"] == "payment-intents")
+                    .unwrap();
+                gsi["ProvisionedThroughput"] = json!({"ReadCapacityUnits": 5, "WriteCapacityUnits": 5});
+            }),
+        ),
+        (
+            "a third index",
+            "table",
+            M::Json(|t| {
+                t["Resources"]["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"IndexName": "by-email", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                           "Projection": {"ProjectionType": "KEYS_ONLY"}}));
+            }),
+        ),
         ("table Resource \"*\"", "iam_scoped", M::Text("Resource: !GetAtt OrdersTable.Arn", "Resource: \"*\"", 0)),
         (
             "table ARN wildcard",
@@ -1129,6 +1255,7 @@ fn checks_catch_mutations() {
         ),
         ("dynamodb:*", "iam_scoped", M::Text("- dynamodb:GetItem", "- dynamodb:*", 0)),
         ("any index", "iam_scoped", M::Text("/index/open-holds", "/index/*", 0)),
+        ("any index for payment intents", "iam_scoped", M::Text("/index/payment-intents", "/index/*", 0)),
         (
             "any table's index",
             "iam_scoped",
@@ -1240,6 +1367,41 @@ fn checks_catch_mutations() {
             M::Text("IndexName: open-holds", "IndexName: holds", 0),
         ),
         (
+            "fulfill cannot Query payment-intents",
+            "least_privilege",
+            M::Text("Action: dynamodb:Query", "Action: dynamodb:GetItem", 1),
+        ),
+        (
+            "fulfill Queries the table for payment intents",
+            "least_privilege",
+            M::Text("!Sub ${OrdersTable.Arn}/index/payment-intents", "!GetAtt OrdersTable.Arn", 0),
+        ),
+        (
+            "payment-intents grant dropped",
+            "least_privilege",
+            M::Json(|t| {
+                statements_mut(t, "FulfillRole").retain(|s| s["Sid"] != "PaymentIntents");
+            }),
+        ),
+        (
+            "payment-intents Query also Scans",
+            "least_privilege",
+            M::Text("Action: dynamodb:Query", "Action: [dynamodb:Query, dynamodb:Scan]", 1),
+        ),
+        (
+            "payment-intents grant names a missing index",
+            "least_privilege",
+            M::Text("IndexName: payment-intents", "IndexName: payments", 0),
+        ),
+        (
+            "checkout Queries payment-intents",
+            "least_privilege",
+            M::Json(|t| {
+                statements_mut(t, "CheckoutRole").push(json!({"Effect": "Allow", "Action": "dynamodb:Query",
+                    "Resource": {"Fn::Sub": "${OrdersTable.Arn}/index/payment-intents"}}));
+            }),
+        ),
+        (
             "configuration set unconditional",
             "least_privilege",
             M::Json(|t| {
@@ -1284,7 +1446,22 @@ fn checks_catch_mutations() {
         (
             "webhook output forgets checkout.session.expired",
             "domain_and_outputs",
-            M::Text(" and checkout.session.expired.", ".", 0),
+            M::Text(" checkout.session.expired,", "", 0),
+        ),
+        (
+            "webhook output forgets charge.refunded",
+            "domain_and_outputs",
+            M::Text("      charge.refunded, ", "      ", 0),
+        ),
+        (
+            "webhook output forgets charge.dispute.created",
+            "domain_and_outputs",
+            M::Text("charge.dispute.created and ", "", 0),
+        ),
+        (
+            "webhook output forgets charge.dispute.closed",
+            "domain_and_outputs",
+            M::Text(" and charge.dispute.closed", "", 0),
         ),
         ("edge endpoint", "domain_and_outputs", M::Text("EndpointType: REGIONAL", "EndpointType: EDGE", 0)),
     ];
