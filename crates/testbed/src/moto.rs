@@ -337,9 +337,10 @@ impl Moto {
         Ok(())
     }
 
-    /// The orders table as `template.yaml` declares it: partition key `pk`
-    /// and the sparse `open-holds` index (`hold_state`, `expires_at`) the
-    /// sweeper queries.
+    /// The orders table as `template.yaml` declares it: partition key `pk`,
+    /// the sparse `open-holds` index (`hold_state`, `expires_at`) the
+    /// sweeper queries, and `payment-intents` (`payment_intent`) that maps a
+    /// refund or dispute back to its order.
     pub async fn create_orders_table(&self, table: &str) -> io::Result<()> {
         self.aws_json(
             "dynamodb",
@@ -350,6 +351,7 @@ impl Moto {
                     { "AttributeName": "pk", "AttributeType": "S" },
                     { "AttributeName": "hold_state", "AttributeType": "S" },
                     { "AttributeName": "expires_at", "AttributeType": "N" },
+                    { "AttributeName": "payment_intent", "AttributeType": "S" },
                 ],
                 "KeySchema": [{ "AttributeName": "pk", "KeyType": "HASH" }],
                 "GlobalSecondaryIndexes": [{
@@ -359,6 +361,10 @@ impl Moto {
                         { "AttributeName": "expires_at", "KeyType": "RANGE" },
                     ],
                     "Projection": { "ProjectionType": "ALL" },
+                }, {
+                    "IndexName": "payment-intents",
+                    "KeySchema": [{ "AttributeName": "payment_intent", "KeyType": "HASH" }],
+                    "Projection": { "ProjectionType": "KEYS_ONLY" },
                 }],
                 "BillingMode": "PAY_PER_REQUEST",
             }),
