@@ -270,13 +270,23 @@ fn no_such(object: &str, id: &str, param: &str) -> Response {
 
 /// `expand[]=field` for fields holding the id of an object the fake keeps
 /// (`latest_charge`, `payment_intent`, `charge`): the object replaces its id.
-/// Other paths are left as they are.
+/// A dotted path (`payment_intent.latest_charge`) expands each step in turn,
+/// inside the object the step before expanded, as Stripe does. Other paths
+/// are left as they are.
 fn expand_ids(store: &Store, object: &mut Value, query: &[(String, String)]) {
-    for (_, field) in query.iter().filter(|(k, _)| k.starts_with("expand")) {
-        let found = object.get(field.as_str()).and_then(Value::as_str).and_then(|id| store.object(id));
-        if let Some(expanded) = found.cloned() {
-            object[field.as_str()] = expanded;
-        }
+    for (_, path) in query.iter().filter(|(k, _)| k.starts_with("expand")) {
+        expand_path(store, object, &mut path.split('.'));
+    }
+}
+
+fn expand_path<'p>(store: &Store, object: &mut Value, path: &mut impl Iterator<Item = &'p str>) {
+    let Some(field) = path.next() else { return };
+    let Some(value) = object.get_mut(field) else { return };
+    if let Some(expanded) = value.as_str().and_then(|id| store.object(id)).cloned() {
+        *value = expanded;
+    }
+    if value.is_object() {
+        expand_path(store, value, path);
     }
 }
 

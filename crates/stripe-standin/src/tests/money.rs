@@ -80,9 +80,21 @@ async fn paying_creates_the_payment_intent_and_its_charge() {
     let with_intent = get(&fake, &format!("/v1/checkout/sessions/{id}?expand[]=payment_intent")).await.json();
     assert_eq!(with_intent["payment_intent"], intent);
 
+    // A dotted path expands each step: the session's PaymentIntent, then its charge (as the shop asks).
+    let nested = format!("/v1/checkout/sessions/{id}?expand[]=line_items&expand[]=payment_intent.latest_charge");
+    let nested = get(&fake, &nested).await.json();
+    let mut intent_with_charge = intent.clone();
+    intent_with_charge["latest_charge"] = charge.clone();
+    assert_eq!(nested["payment_intent"], intent_with_charge);
+    assert_eq!(nested["line_items"]["object"], "list");
+    // A path through something that is not an id, or unknown fields, leave the object as it is.
+    let odd = format!("/v1/checkout/sessions/{id}?expand[]=customer_details.email&expand[]=nope.latest_charge");
+    assert_eq!(get(&fake, &odd).await.json(), fake.session(&id).unwrap());
+
     let _: stripe_shared::PaymentIntent = reads_as(&intent);
     let _: stripe_shared::Charge = reads_as(&charge);
     let _: stripe_shared::CheckoutSession = reads_as(&with_intent);
+    let _: stripe_shared::CheckoutSession = reads_as(&nested);
     assert_eq!(fake.charge_for_session("cs_test_nope"), None);
     let open = create(&fake, "").await["id"].as_str().unwrap().to_owned();
     assert_eq!((fake.charge_for_session(&open), &fake.session(&open).unwrap()["payment_intent"]), (None, &Value::Null));
