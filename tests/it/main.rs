@@ -21,5 +21,6 @@ mod fulfill;
 mod fulfill_lambda;
 mod inventory;
 mod local_flow;
+mod refunds;
 mod support;
 mod template;
