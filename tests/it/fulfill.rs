@@ -399,6 +399,8 @@ async fn refused_deliveries_are_one_line_400s_and_change_nothing() {
         "id": "evt_1BadId", "object": "event", "type": "checkout.session.completed",
         "data": {"object": {"id": "cs_test_../../etc", "object": "checkout.session"}}
     }));
+    // A refund event must carry a charge (the handler retrieves it by that id).
+    let (refund_of_session_sig, refund_of_session) = signed_json(bed.stripe.event("charge.refunded", &id).unwrap());
     let swapped = body.replace(&id, &other);
     let cases: Vec<(&str, Option<String>, String, &str)> = vec![
         ("v0 only", Some(format!("t={now},v0={v1}")), body.clone(), "no v1 signature"),
@@ -448,8 +450,14 @@ async fn refused_deliveries_are_one_line_400s_and_change_nothing() {
             "not a Stripe event",
         ),
         ("verified JSON, not an event", Some(not_an_event_sig), not_an_event, "not a Stripe event"),
-        ("completed without a session", Some(no_session_sig), no_session, "does not carry a Checkout Session"),
-        ("completed with a bad session id", Some(bad_id_sig), bad_id, "does not carry a Checkout Session"),
+        ("completed without a session", Some(no_session_sig), no_session, "does not carry the object its type names"),
+        ("completed with a bad session id", Some(bad_id_sig), bad_id, "does not carry the object its type names"),
+        (
+            "charge.refunded carrying a session",
+            Some(refund_of_session_sig),
+            refund_of_session,
+            "does not carry the object its type names",
+        ),
     ];
     let reads_before = bed.stripe_reads();
     let calls_before = bed.proxy.counts();
@@ -1082,7 +1090,8 @@ async fn other_event_types_are_acknowledged_and_ignored() {
     let (id, buyer) = bed.bronze(PaymentOutcome::Paid).await;
     let reads = bed.stripe_reads();
     // (checkout.session.expired is handled: it gives a hold back; see capacity_lambda.)
-    for event_type in ["payment_intent.succeeded", "charge.refunded", "customer.created"] {
+    // (charge.refunded and charge.dispute.* are handled: see refunds.)
+    for event_type in ["payment_intent.succeeded", "charge.succeeded", "customer.created"] {
         let response = bed.deliver(event_type, &id).await;
         assert_status(&response, 200, event_type);
         assert_eq!(outcome(&response), "ignored", "{event_type}");
