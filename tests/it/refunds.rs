@@ -443,3 +443,21 @@ async fn a_charge_of_no_session_of_ours_is_acknowledged_and_nothing_else() {
     unknown["data"]["object"]["id"] = "ch_3NoSuchChargeAnywhere0000".into();
     assert_eq!(outcome(&bed.post(&unknown).await), "not_ours");
 }
+
+/// Stripe retries `completed` after the refund, before `charge.refunded`
+/// arrives: the ledger alone answers it (no Stripe call, nothing changes);
+/// the refund event then revokes, and the buyer gets one cancellation email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_completed_after_a_refund_changes_nothing_and_the_refund_event_revokes() {
+    let bed = Bed::new(json!({})).await;
+    let (id, buyer, charge) = bed.fulfilled().await;
+    bed.stripe.refund(&charge, None).unwrap();
+    let (items, reads) = (bed.items().await, bed.stripe.requests().len());
+    assert_eq!(bed.deliver("checkout.session.completed", &id).await, "already_emailed");
+    assert_eq!((bed.items().await, bed.stripe.requests().len()), (items, reads));
+    assert_eq!(bed.deliver("charge.refunded", &charge).await, "refunded");
+    let order = bed.order(&id).await;
+    assert_eq!(standing(&order), some([Some("refunded"), Some("revoked"), Some("refund"), None, Some("sent")]));
+    assert_eq!(bed.hold_status(&id).await, "returned");
+    assert_eq!(bed.emails_to(&buyer.email).await.len(), 2);
+}
