@@ -442,6 +442,11 @@ async fn a_charge_of_no_session_of_ours_is_acknowledged_and_nothing_else() {
     let mut unknown = bed.event("charge.refunded", &charge);
     unknown["data"]["object"]["id"] = "ch_3NoSuchChargeAnywhere0000".into();
     assert_eq!(outcome(&bed.post(&unknown).await), "not_ours");
+    // Some payment methods' charges are `py_…`: the handler asks Stripe about them too (refund.* already did).
+    unknown["data"]["object"]["id"] = "py_3NoSuchPaymentAnywhere000".into();
+    assert_eq!(outcome(&bed.post(&unknown).await), "not_ours");
+    let asked = bed.stripe.requests();
+    assert!(asked.iter().any(|r| r.path == "/v1/charges/py_3NoSuchPaymentAnywhere000"), "retrieved");
 }
 
 /// Stripe retries `completed` after the refund, before `charge.refunded`
