@@ -141,6 +141,11 @@ impl Event {
         }
     }
 
+    /// A dispute event's dispute (`dp_…`, or `du_…` from older accounts).
+    fn dispute_id(&self) -> Result<String, FulfillError> {
+        self.object_id("dispute", "dp_").or_else(|_| self.object_id("dispute", "du_"))
+    }
+
     /// A refund event's charge id; `None` for a refund without a charge.
     fn refund_charge(&self) -> Result<Option<String>, FulfillError> {
         if self.data.object.object.as_deref() != Some("refund") {
@@ -226,7 +231,7 @@ impl Fulfill {
                 None => Outcome::NotOurs,
             },
             "charge.dispute.created" | "charge.dispute.closed" => {
-                self.dispute_changed(&config, &event.object_id("dispute", "dp_")?).await?
+                self.dispute_changed(&config, &event.dispute_id()?).await?
             }
             _ => Outcome::Ignored,
         };
