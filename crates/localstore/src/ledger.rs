@@ -149,6 +149,16 @@ impl Ledger for FileLedger {
     ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
         Box::pin(self.read(move |state| state.find_by_payment_intent(payment_intent)))
     }
+
+    fn record_resend<'a>(
+        &'a self,
+        session_id: &'a str,
+        votekey: &'a str,
+        to: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(self.change(move |state| state.record_resend(session_id, votekey, to, now)))
+    }
 }
 
 /// The same hold rules as the in-memory ledger, persisted with the orders.

@@ -284,7 +284,7 @@ impl Fulfill {
             Err(outcome) => return Ok(outcome),
         };
         let rendered = match (letter, &claim.votekey) {
-            (Letter::Votekey(session), Some(votekey)) => render::votekey_email(config, session, details, votekey),
+            (Letter::Votekey(_), Some(votekey)) => render::votekey_email(config, details, votekey),
             (Letter::Cancellation(order), _) => {
                 render::cancellation_email(config, details, order.votekey.as_deref(), order.standing.refunded_amount)
             }

@@ -15,12 +15,14 @@ mod machine;
 mod pages;
 mod refunds;
 mod render;
+mod resend;
 #[cfg(test)]
 mod tests;
 
 pub use holds::{SWEEP_GRACE_SECONDS, SweepReport};
 pub use http::FulfillError;
 pub use machine::{FulfillFault, Outcome, order_details, redact_emails};
+pub use resend::Resend;
 
 use crate::config::ConfigCache;
 use crate::inventory::Inventory;

@@ -13,6 +13,7 @@ use crate::stripe::{PaymentStatus, PostalAddress, SessionLineItem, SessionView, 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 mod refunds;
+mod resend;
 
 const EXAMPLE: &str = include_str!("../../../../config.example.json");
 

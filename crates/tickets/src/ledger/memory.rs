@@ -52,6 +52,7 @@ impl StoredOrder {
             message_id: None,
             standing: Standing::default(),
             cancellation_emailed_at: None,
+            resent: Default::default(),
         };
         StoredOrder { record, updated_at: now, claim_token: None }
     }
@@ -217,6 +218,19 @@ impl LedgerState {
 }
 
 impl LedgerState {
+    /// The votekey email sent again: see [`Ledger::record_resend`].
+    pub fn record_resend(&mut self, session_id: &str, votekey: &str, to: &str, now: i64) -> bool {
+        let Some(order) = self.orders.get_mut(session_id) else { return false };
+        let record = &mut order.record;
+        if record.status != OrderStatus::Emailed || record.votekey.as_deref() != Some(votekey) {
+            return false;
+        }
+        record.resent.count = Some(record.resent.count.unwrap_or(0) + 1);
+        record.resent.last_at = Some(now);
+        record.resent.last_to = Some(to.to_owned());
+        true
+    }
+
     fn complete_cancellation(&mut self, session_id: &str, token: &str, now: i64) -> bool {
         let Some(order) = self.orders.get_mut(session_id) else { return false };
         if order.record.standing.cancellation != Some(NoticeState::Claimed)
@@ -242,6 +256,7 @@ pub enum LedgerOp {
     Release,
     InventoryRead,
     UpdateStanding,
+    RecordResend,
 }
 
 /// The in-memory ledger double: [`LedgerState`] behind a mutex, with
@@ -300,6 +315,7 @@ fn op_name(op: LedgerOp) -> &'static str {
         LedgerOp::Release => "release",
         LedgerOp::InventoryRead => "inventory_read",
         LedgerOp::UpdateStanding => "update_standing",
+        LedgerOp::RecordResend => "record_resend",
     }
 }
 
@@ -352,6 +368,16 @@ impl Ledger for MemoryLedger {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
         Box::pin(async move { Ok(self.enter(LedgerOp::UpdateStanding)?.update_standing(details, change, now)) })
+    }
+
+    fn record_resend<'a>(
+        &'a self,
+        session_id: &'a str,
+        votekey: &'a str,
+        to: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::RecordResend)?.record_resend(session_id, votekey, to, now)) })
     }
 
     fn find_by_payment_intent<'a>(
