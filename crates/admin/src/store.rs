@@ -28,7 +28,7 @@ pub async fn aws() -> aws_config::SdkConfig {
 
 /// Where the orders are.
 pub enum Store {
-    Dynamo { aws: aws_config::SdkConfig, table: String },
+    Dynamo { aws: Box<aws_config::SdkConfig>, table: String },
     Local { dir: PathBuf },
 }
 
@@ -42,7 +42,7 @@ impl Target {
     pub async fn resolve(global: &Global) -> Result<Target> {
         if let Some(table) = &global.table {
             return Ok(Target {
-                store: Store::Dynamo { aws: aws().await, table: table.clone() },
+                store: Store::Dynamo { aws: Box::new(aws().await), table: table.clone() },
                 stack_parameter: None,
             });
         }
@@ -55,7 +55,10 @@ impl Target {
             let table = outputs.table.ok_or_else(|| {
                 Failure::Failed(format!("stack {stack} has no {TABLE_OUTPUT} output: deploy the current template"))
             })?;
-            return Ok(Target { store: Store::Dynamo { aws, table }, stack_parameter: outputs.config_parameter });
+            return Ok(Target {
+                store: Store::Dynamo { aws: Box::new(aws), table },
+                stack_parameter: outputs.config_parameter,
+            });
         }
         Err(Failure::Usage("say where the orders are: --table NAME, --stack NAME or --local DIR".into()))
     }
@@ -105,7 +108,7 @@ impl Target {
             (Some(file), _, _) => read_file(file)?,
             (None, Some(name), _) | (None, None, Some(name)) => {
                 let aws = match &self.store {
-                    Store::Dynamo { aws, .. } => aws.clone(),
+                    Store::Dynamo { aws, .. } => (**aws).clone(),
                     Store::Local { .. } => aws().await,
                 };
                 get_parameter(&aws_sdk_ssm::Client::new(&aws), name)
