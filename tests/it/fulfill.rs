@@ -399,6 +399,8 @@ async fn refused_deliveries_are_one_line_400s_and_change_nothing() {
         "id": "evt_1BadId", "object": "event", "type": "checkout.session.completed",
         "data": {"object": {"id": "cs_test_../../etc", "object": "checkout.session"}}
     }));
+    // A refund event must carry a charge (the handler retrieves it by that id).
+    let (refund_of_session_sig, refund_of_session) = signed_json(bed.stripe.event("charge.refunded", &id).unwrap());
     let swapped = body.replace(&id, &other);
     let cases: Vec<(&str, Option<String>, String, &str)> = vec![
         ("v0 only", Some(format!("t={now},v0={v1}")), body.clone(), "no v1 signature"),
@@ -448,8 +450,14 @@ async fn refused_deliveries_are_one_line_400s_and_change_nothing() {
             "not a Stripe event",
         ),
         ("verified JSON, not an event", Some(not_an_event_sig), not_an_event, "not a Stripe event"),
-        ("completed without a session", Some(no_session_sig), no_session, "does not carry a Checkout Session"),
-        ("completed with a bad session id", Some(bad_id_sig), bad_id, "does not carry a Checkout Session"),
+        ("completed without a session", Some(no_session_sig), no_session, "does not carry the object its type names"),
+        ("completed with a bad session id", Some(bad_id_sig), bad_id, "does not carry the object its type names"),
+        (
+            "charge.refunded carrying a session",
+            Some(refund_of_session_sig),
+            refund_of_session,
+            "does not carry the object its type names",
+        ),
     ];
     let reads_before = bed.stripe_reads();
     let calls_before = bed.proxy.counts();
@@ -1082,7 +1090,8 @@ async fn other_event_types_are_acknowledged_and_ignored() {
     let (id, buyer) = bed.bronze(PaymentOutcome::Paid).await;
     let reads = bed.stripe_reads();
     // (checkout.session.expired is handled: it gives a hold back; see capacity_lambda.)
-    for event_type in ["payment_intent.succeeded", "charge.refunded", "customer.created"] {
+    // (charge.refunded and charge.dispute.* are handled: see refunds.)
+    for event_type in ["payment_intent.succeeded", "charge.succeeded", "customer.created"] {
         let response = bed.deliver(event_type, &id).await;
         assert_status(&response, 200, event_type);
         assert_eq!(outcome(&response), "ignored", "{event_type}");
@@ -1107,6 +1116,29 @@ enum Seed {
     Expired,
     /// The event names no session.
     Nothing,
+    /// A paid bronze session, fulfilled, then refunded in full: the event names its charge.
+    Refunded,
+    /// A paid bronze session, fulfilled, then disputed: the event names the dispute.
+    Disputed,
+}
+
+/// The charge and dispute the fixtures in events/ name (`ch_…`, `dp_…`).
+const FIXTURE_CHARGE: &str = "ch_3TdfEventsFixtureBronzePaid000";
+const FIXTURE_DISPUTE: &str = "dp_1TdfEventsFixtureDispute00000";
+const FIXTURE_PAYMENT_INTENT: &str = "pi_3TdfEventsFixture0000000";
+
+/// `event` with each `(fixture id, real id)` replaced in its body, its
+/// `Content-Length` fixed (unsigned: re-sign it).
+fn replace_ids(event: &Value, ids: &[(&str, &str)]) -> Value {
+    let mut event = event.clone();
+    assert_ne!(event["isBase64Encoded"], true, "a plain-text body");
+    let mut body = event["body"].as_str().unwrap().to_owned();
+    for (fixture, real) in ids {
+        body = body.replace(fixture, real);
+    }
+    event["headers"]["content-length"] = body.len().to_string().into();
+    event["body"] = body.into();
+    event
 }
 
 /// Every events/fulfill-*.json: expected status, outcome (webhooks) and emails to the buyer.
@@ -1114,7 +1146,11 @@ const FULFILL_EVENTS: &[(&str, u16, Option<&str>, usize, Seed)] = &[
     ("fulfill-async-failed.json", 200, Some("failure_emailed"), 1, Seed::SettledFailed),
     ("fulfill-async-succeeded.json", 200, Some("emailed"), 1, Seed::SettledPaid),
     ("fulfill-bad-signature.json", 400, None, 0, Seed::Paid),
+    // The votekey email at fulfilment, then the cancellation.
+    ("fulfill-charge-refunded.json", 200, Some("refunded"), 2, Seed::Refunded),
     ("fulfill-completed.json", 200, Some("emailed"), 1, Seed::Paid),
+    // The votekey email at fulfilment; a dispute sends none.
+    ("fulfill-dispute-created.json", 200, Some("disputed"), 1, Seed::Disputed),
     ("fulfill-expired.json", 200, Some("expired"), 0, Seed::Expired),
     ("fulfill-ignored.json", 200, Some("ignored"), 0, Seed::Nothing),
     ("fulfill-landing.json", 303, None, 1, Seed::Paid),
@@ -1128,8 +1164,25 @@ async fn every_fulfill_event_gets_its_expected_status() {
     for &(name, status, expected_outcome, emails, seed) in FULFILL_EVENTS {
         let original = event_json(name);
         let fixture_session = event_session_id(&original);
+        // Charges and disputes: the fixture's ids and the seeded ones.
+        let mut ids: Vec<(&str, String)> = Vec::new();
         let (session, buyer) = match seed {
             Seed::Nothing => (None, None),
+            Seed::Refunded | Seed::Disputed => {
+                let (id, buyer) = bed.bronze(PaymentOutcome::Paid).await;
+                assert_eq!(outcome(&bed.deliver("checkout.session.completed", &id).await), "emailed", "{name}");
+                let charge = bed.stripe.charge_for_session(&id).unwrap();
+                let intent = bed.stripe.session(&id).unwrap()["payment_intent"].as_str().unwrap().to_owned();
+                if matches!(seed, Seed::Refunded) {
+                    bed.stripe.refund(&charge, None).unwrap();
+                } else {
+                    let dispute = bed.stripe.dispute(&charge, "fraudulent");
+                    ids.push((FIXTURE_DISPUTE, dispute["id"].as_str().unwrap().to_owned()));
+                }
+                ids.push((FIXTURE_CHARGE, charge));
+                ids.push((FIXTURE_PAYMENT_INTENT, intent));
+                (Some(id), Some(buyer))
+            }
             Seed::Paid => {
                 let (id, buyer) = bed.bronze(PaymentOutcome::Paid).await;
                 (Some(id), Some(buyer))
@@ -1145,16 +1198,33 @@ async fn every_fulfill_event_gets_its_expected_status() {
                 (Some(id), Some(buyer))
             }
         };
-        assert_eq!(fixture_session.is_some(), session.is_some(), "{name}: names a session exactly when seeded");
+        let names_session = session.is_some() && ids.is_empty();
+        assert_eq!(
+            fixture_session.is_some(),
+            names_session,
+            "{name}: names a session exactly when one is seeded for it"
+        );
         if let Some(fixture) = &fixture_session {
             assert!(fixture.starts_with("cs_test_a1TdfEventsFixture"), "{name}: {fixture}");
         }
         let mut event = match &session {
-            Some(id) => retarget_event(&original, id),
-            None => original.clone(),
+            Some(id) if names_session => retarget_event(&original, id),
+            _ => original.clone(),
         };
-        if let Some(id) = &session {
-            assert_eq!(event_session_id(&event).as_deref(), Some(id.as_str()), "{name}");
+        if names_session {
+            assert_eq!(event_session_id(&event).as_deref(), session.as_deref(), "{name}");
+        }
+        if !ids.is_empty() {
+            let body = String::from_utf8(event_body_bytes(&original)).unwrap();
+            let object_id = serde_json::from_str::<Value>(&body).unwrap()["data"]["object"]["id"].clone();
+            assert!(
+                ids.iter().any(|(fixture, _)| object_id == *fixture),
+                "{name}: its object is a fixture: {object_id}"
+            );
+            let pairs: Vec<(&str, &str)> = ids.iter().map(|(f, r)| (*f, r.as_str())).collect();
+            event = replace_ids(&event, &pairs);
+            let body = String::from_utf8(event_body_bytes(&event)).unwrap();
+            assert!(ids.iter().all(|(fixture, _)| !body.contains(fixture)), "{name}: fixture ids replaced: {body}");
         }
         // Webhooks are re-signed with the local secret and the current time, except the bad one.
         if event["body"].is_string() && name != "fulfill-bad-signature.json" {

@@ -7,6 +7,8 @@
 //!   Runtime API emulator (`cargo build --bins` first; `scripts/test` does it);
 //! - `capacity_lambda`, `drop`: capacity and holds through the real binaries
 //!   (several checkout containers at once for the ticket drop);
+//! - `refunds`, `refunds_lambda`: refunds and disputes over HTTP against
+//!   moto and the Stripe stand-in, then through the real binaries;
 //! - `local_flow`, `browser`: the local dev server over HTTP and in headless Chromium;
 //! - `template`: the SAM template.
 //!
@@ -21,5 +23,7 @@ mod fulfill;
 mod fulfill_lambda;
 mod inventory;
 mod local_flow;
+mod refunds;
+mod refunds_lambda;
 mod support;
 mod template;

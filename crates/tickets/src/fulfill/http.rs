@@ -133,13 +133,31 @@ impl Event {
         }
     }
 
+    /// A `charge.*` event's charge id.
+    fn charge_id(&self) -> Result<String, FulfillError> {
+        match (&self.data.object.object, &self.data.object.id) {
+            (Some(kind), Some(id)) if kind == "charge" && is_charge_id(id) => Ok(id.clone()),
+            _ => Err(FulfillError::NotASession),
+        }
+    }
+
+    /// A dispute event's dispute (`dp_…`, or `du_…` from older accounts).
+    fn dispute_id(&self) -> Result<String, FulfillError> {
+        self.object_id("dispute", "dp_").or_else(|_| self.object_id("dispute", "du_"))
+    }
+
     /// A refund event's charge id; `None` for a refund without a charge.
     fn refund_charge(&self) -> Result<Option<String>, FulfillError> {
         if self.data.object.object.as_deref() != Some("refund") {
             return Err(FulfillError::NotASession);
         }
-        Ok(self.data.object.charge.clone().filter(|c| is_stripe_id(c, "ch_") || is_stripe_id(c, "py_")))
+        Ok(self.data.object.charge.clone().filter(|c| is_charge_id(c)))
     }
+}
+
+/// Charges are `ch_…`, or `py_…` for some payment methods.
+fn is_charge_id(id: &str) -> bool {
+    is_stripe_id(id, "ch_") || is_stripe_id(id, "py_")
 }
 
 fn is_stripe_id(id: &str, prefix: &str) -> bool {
@@ -206,14 +224,14 @@ impl Fulfill {
                 note.session_id = Some(id.clone());
                 self.expire(&config, &id).await?
             }
-            "charge.refunded" => self.charge_changed(&config, &event.object_id("charge", "ch_")?).await?,
+            "charge.refunded" => self.charge_changed(&config, &event.charge_id()?).await?,
             // Sent for every refund since API version 2024-10-28: the same, through the refund's charge.
             "refund.created" | "refund.updated" => match event.refund_charge()? {
                 Some(charge) => self.charge_changed(&config, &charge).await?,
                 None => Outcome::NotOurs,
             },
             "charge.dispute.created" | "charge.dispute.closed" => {
-                self.dispute_changed(&config, &event.object_id("dispute", "dp_")?).await?
+                self.dispute_changed(&config, &event.dispute_id()?).await?
             }
             _ => Outcome::Ignored,
         };
@@ -274,5 +292,11 @@ mod tests {
         assert!(!is_session_id("pi_123"));
         assert!(!is_session_id("cs_test_<script>"));
         assert!(!is_session_id(&format!("cs_{}", "a".repeat(300))));
+    }
+
+    #[test]
+    fn charge_ids_are_ch_or_py() {
+        assert!(is_charge_id("ch_3Abc") && is_charge_id("py_3Abc"));
+        assert!(!is_charge_id("pi_3Abc") && !is_charge_id("ch_3<script>") && !is_charge_id("re_3Abc"));
     }
 }

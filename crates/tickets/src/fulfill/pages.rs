@@ -36,6 +36,13 @@ pub(super) fn landing(config: &Config, outcome: Outcome, lang: Lang) -> Option<R
                 ("購入手続きの期限切れ", "お支払い前に購入手続きの期限が切れました。料金は発生しておらず、確保していたチケットは販売に戻りました。チケットのページから最初からお試しください。"),
             ),
         ),
+        Outcome::Refunded => (
+            StatusCode::OK,
+            lang.pick(
+                ("Order refunded", "This order was refunded, so its ticket is cancelled and its votekey no longer works. If you think this is wrong, please contact the organizers."),
+                ("返金済みのご注文", "このご注文は返金済みのため、チケットはキャンセルされ、投票キー（votekey）も無効になりました。お心当たりがない場合は主催者にお問い合わせください。"),
+            ),
+        ),
         Outcome::UnknownSession => (
             StatusCode::NOT_FOUND,
             lang.pick(

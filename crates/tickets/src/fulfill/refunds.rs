@@ -84,8 +84,9 @@ impl Fulfill {
         let charge = ChargeView { id: String::new(), payment_intent: None, amount, amount_refunded: amount };
         self.ledger.record(&order_details(session), self.now()).await?;
         self.apply(config, &session.id, |order| Change::after_charge(order, &charge)).await?;
-        tracing::info!(session = %session.id, "paid session already refunded in full: no votekey sent");
-        Ok(Outcome::Refunded)
+        tracing::info!(session = %session.id, "paid session already refunded in full: no new votekey email");
+        // A votekey email claimed just before may have gone out: then the cancellation is owed now.
+        self.cancellation_if_due(config, &session.id, Outcome::Refunded).await
     }
 
     /// The session behind a PaymentIntent: the ledger's index first, else

@@ -161,3 +161,21 @@ async fn revoke_on_dispute_revokes_at_once_and_a_win_restores_the_key() {
     assert_eq!((order.standing.revoked, order.standing.dispute), (None, None));
     assert_eq!(order.status, OrderStatus::Emailed);
 }
+
+#[tokio::test]
+async fn the_landing_page_of_a_refunded_order_says_so_in_the_buyers_language() {
+    let (bed, _) = fulfilled("cs_test_r7").await;
+    bed.refund("ch_7", "cs_test_r7", AMOUNT).await.unwrap();
+    for (accept, expected) in [("en", "Order refunded"), ("ja", "返金済みのご注文")] {
+        let request = ::http::Request::builder()
+            .uri("https://tickets.example/fulfill?session_id=cs_test_r7")
+            .header("accept-language", accept)
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        let response = bed.fulfill.handle(request).await;
+        assert_eq!(response.status(), 200);
+        let lambda_http::Body::Text(page) = response.body() else { panic!("a page") };
+        assert!(page.contains(expected), "{page}");
+    }
+    assert_eq!(bed.mailer.sent().len(), 2, "the landing page sends nothing");
+}
