@@ -45,6 +45,7 @@ pub(crate) fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: st
     LedgerFault(format!("{what}: {}", crate::aws::describe(&e)))
 }
 
+mod pool;
 mod standing;
 
 /// An UpdateExpression under construction: `SET a = :a, … REMOVE b, …`.

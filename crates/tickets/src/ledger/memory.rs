@@ -12,6 +12,7 @@ use super::{
 use crate::BoxFuture;
 use crate::inventory::memory::InventoryState;
 use crate::inventory::{CounterKey, Counts, Hold, HoldStatus, Inventory, Limit, Reservation};
+use crate::pool::{ImportReport, VotekeyPool};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -28,6 +29,15 @@ pub struct LedgerState {
     /// Capacity counters and holds.
     #[serde(default)]
     pub inventory: InventoryState,
+    /// Imported votekeys in import order, and how many were handed out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pool: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pool_next: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -191,6 +201,31 @@ impl LedgerState {
         order.record.status = change.status;
         order.record.standing = change.standing.clone();
         true
+    }
+
+    /// The pool's rules (see [`crate::pool`]): the next key, once.
+    pub fn draw_from_pool(&mut self) -> Option<String> {
+        let key = self.pool.get(self.pool_next).cloned()?;
+        self.pool_next += 1;
+        Some(key)
+    }
+
+    pub fn import_to_pool(&mut self, keys: &[String]) -> ImportReport {
+        let mut report = ImportReport::default();
+        for key in keys {
+            if self.pool.contains(key) || self.votekeys.contains_key(key) {
+                report.skipped += 1;
+            } else {
+                self.pool.push(key.clone());
+                report.added += 1;
+            }
+        }
+        report.remaining = self.pool_remaining();
+        report
+    }
+
+    pub fn pool_remaining(&self) -> u64 {
+        self.pool.len().saturating_sub(self.pool_next) as u64
     }
 
     pub fn find_by_payment_intent(&self, payment_intent: &str) -> Option<String> {
@@ -385,6 +420,20 @@ impl Ledger for MemoryLedger {
         payment_intent: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
         Box::pin(async move { Ok(self.enter(LedgerOp::Get)?.find_by_payment_intent(payment_intent)) })
+    }
+}
+
+impl VotekeyPool for MemoryLedger {
+    fn draw<'a>(&'a self) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::Claim)?.draw_from_pool()) })
+    }
+
+    fn import<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<ImportReport, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::Record)?.import_to_pool(keys)) })
+    }
+
+    fn remaining<'a>(&'a self) -> BoxFuture<'a, Result<u64, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::Get)?.pool_remaining()) })
     }
 }
 
