@@ -12,7 +12,7 @@ use tickets::ledger::OrderStatus;
     version,
     about = "The organizer's toolkit for tdf-tickets: config, orders, votekeys.",
     long_about = "The organizer's toolkit for tdf-tickets: check, push and show the config; list, count, \
-                  export and resend orders; export the votekeys for Wuhu.\n\n\
+                  export and resend orders; export the votekeys for Wuhu, import Wuhu's keys into the pool.\n\n\
                   Where the orders are: --table NAME (the DynamoDB orders table; region and credentials from \
                   the standard AWS environment, AWS_ENDPOINT_URL honoured), --stack NAME (the SAM stack: its \
                   outputs name the table and the config parameter), or --local DIR (the local server's data \
@@ -77,7 +77,7 @@ pub enum Command {
     /// List, show, count, export and resend orders
     #[command(subcommand)]
     Orders(OrdersCommand),
-    /// Export the votekeys for Wuhu
+    /// Export the votekeys for Wuhu; import Wuhu's keys into the pool
     #[command(subcommand)]
     Votekeys(VotekeysCommand),
 }
@@ -173,6 +173,17 @@ pub enum VotekeysCommand {
         /// Only the revoked keys (refunds, lost disputes), to delete them in Wuhu
         #[arg(long)]
         revoked: bool,
+    },
+    /// Import keys generated in Wuhu into the votekey pool (config `"votekey_source": "pool"`)
+    ///
+    /// The file Wuhu's admin page exports: one key per line (blank lines and surrounding spaces
+    /// ignored). Every line is checked before anything is written; exit 1 naming the first bad
+    /// line. Keys already in the pool or already given to an order are skipped, so importing the
+    /// same file again adds nothing. Prints how many were added and skipped, and how many keys
+    /// are left to hand out.
+    Import {
+        /// The key file (one key per line)
+        file: PathBuf,
     },
 }
 

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tickets::config::ConfigCache;
+use tickets::config::{ConfigCache, VotekeySource};
 use tickets::fulfill::{Fulfill, Resend};
 use tickets::ledger::{OrderRecord, OrderStatus};
 use tickets::stripe::StripeApi;
@@ -135,25 +135,40 @@ async fn stats(global: &Global, target: &Target) -> Result<()> {
     let partly_refunded =
         orders.iter().filter(|o| o.status != OrderStatus::Refunded && o.standing.refunded_amount.is_some()).count();
     // The sale's figures need the config (what is limited, and by how much).
-    let availability = match (&global.config_file, &global.config_parameter, &target.stack_parameter) {
+    let config = match (&global.config_file, &global.config_parameter, &target.stack_parameter) {
         (None, None, None) => None,
-        _ => {
-            let (_, config) = target.config(global).await?;
+        _ => Some(target.config(global).await?.1),
+    };
+    let availability = match &config {
+        None => None,
+        Some(config) => {
             let inventory = target.inventory()?;
             let now = tickets::system_clock()();
-            let report = tickets::checkout::availability_report(&config, Some(inventory.as_ref()), now)
+            let report = tickets::checkout::availability_report(config, Some(inventory.as_ref()), now)
                 .await
                 .map_err(|e| failed("availability", e))?;
             Some(report)
         }
+    };
+    let pool = PoolStats {
+        remaining: target.pool()?.remaining().await.map_err(|e| failed("reading the votekey pool", e))?,
+        source: config.as_ref().map(|c| c.votekey_source()),
     };
     if global.json {
         print_json(&json!({
             "orders": { "total": orders.len(), "by_status": by_status, "disputed": disputed,
                         "revoked": revoked, "partly_refunded": partly_refunded },
             "availability": availability,
+            "votekey_pool": {
+                "remaining": pool.remaining,
+                "source": pool.source.map(|s| match s { VotekeySource::Generate => "generate", VotekeySource::Pool => "pool" }),
+                "empty": pool.empty(),
+            },
         }));
         return Ok(());
+    }
+    if pool.empty() {
+        println!("{}\n", pool.line());
     }
     let mut rows: Vec<Vec<String>> = by_status.iter().map(|(s, n)| vec![(*s).to_owned(), n.to_string()]).collect();
     rows.push(vec!["total".into(), orders.len().to_string()]);
@@ -165,7 +180,37 @@ async fn stats(global: &Global, target: &Target) -> Result<()> {
         Some(report) => print!("\n{}", availability_table(&report)),
         None => println!("\n(sold / held / available need the config: --config-file FILE or --config-parameter NAME)"),
     }
+    println!("\n{}", pool.line());
     Ok(())
+}
+
+/// The votekey pool's size, and whether the config draws from it (when the
+/// config was given).
+struct PoolStats {
+    remaining: u64,
+    source: Option<VotekeySource>,
+}
+
+impl PoolStats {
+    /// Fulfilment draws from the pool and nothing is left: every paid order
+    /// is answered 503 until keys are imported.
+    fn empty(&self) -> bool {
+        self.source == Some(VotekeySource::Pool) && self.remaining == 0
+    }
+
+    fn line(&self) -> String {
+        let keys = format!("{} key{}", self.remaining, if self.remaining == 1 { "" } else { "s" });
+        match self.source {
+            _ if self.empty() => "VOTEKEY POOL EMPTY: paid orders get no votekey email (fulfill answers 503 and \
+                                  Stripe retries) until keys are imported with `tdf-admin votekeys import FILE`"
+                .to_owned(),
+            Some(VotekeySource::Pool) => format!("votekey pool: {keys} left (votekey_source is pool)"),
+            Some(VotekeySource::Generate) => {
+                format!("votekey pool: {keys} (unused: votekey_source is generate)")
+            }
+            None => format!("votekey pool: {keys}"),
+        }
+    }
 }
 
 /// The availability report as a table: one row per ticket, capacity group

@@ -1,6 +1,7 @@
 //! Where the orders and the config are: the target (`--table`, `--stack`,
 //! `--local`) and the config source (`--config-parameter`, `--config-file`,
-//! the stack's parameter), and the ledger, inventory and mailer behind them.
+//! the stack's parameter), and the ledger, inventory, votekey pool and
+//! mailer behind them.
 
 use crate::cli::Global;
 use crate::{Failure, Result, failed};
@@ -12,6 +13,7 @@ use tickets::config::Config;
 use tickets::inventory::{DynamoInventory, Inventory};
 use tickets::ledger::{DynamoLedger, Ledger, OrderRecord, order_from_item};
 use tickets::mail::{Mailer, SesMailer};
+use tickets::pool::VotekeyPool;
 
 /// The stack output naming the orders table (template.yaml).
 pub const TABLE_OUTPUT: &str = "OrdersTableName";
@@ -88,6 +90,16 @@ impl Target {
         Ok(match &self.store {
             Store::Dynamo { aws, table } => {
                 Arc::new(DynamoInventory::new(aws_sdk_dynamodb::Client::new(aws), table.clone()))
+            }
+            Store::Local { dir } => Arc::new(local_ledger(dir)?),
+        })
+    }
+
+    /// The votekey pool: in the orders table, or in the local ledger file.
+    pub fn pool(&self) -> Result<Arc<dyn VotekeyPool>> {
+        Ok(match &self.store {
+            Store::Dynamo { aws, table } => {
+                Arc::new(DynamoLedger::new(aws_sdk_dynamodb::Client::new(aws), table.clone()))
             }
             Store::Local { dir } => Arc::new(local_ledger(dir)?),
         })
