@@ -1,88 +1,67 @@
-//! `tdf-admin` end to end: the built binary against moto (DynamoDB, SSM,
-//! SES, CloudFormation) and against a local data dir, with orders seeded
-//! through the ledger's own claim → complete (and a refund through its
-//! standing change), as fulfilment writes them.
-//!
-//! (These live in the crate's own test binary so `cargo test -p admin`
-//! runs them; `cargo build --workspace --bins` builds nothing more for them.)
+//! `tdf-admin` end to end: the built binary (`cargo build --bins` first;
+//! `scripts/test` does it; located like the Lambda binaries, `TDF_BIN_DIR`
+//! honoured) against moto (DynamoDB, SSM, SES; a stand-in DescribeStacks)
+//! and against a local data dir. Orders are seeded through the ledger's own
+//! claim → complete (and a refund through its standing change), as
+//! fulfilment writes them; the acceptance test fulfils them through the real
+//! `fulfill` binary instead.
 
+use crate::support::*;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Weak};
 use testbed::moto::Moto;
 use tickets::config::Config;
 use tickets::inventory::{CounterKey, DynamoInventory, Hold, Inventory, Limit, Reservation};
 use tickets::ledger::{Change, ClaimOutcome, DynamoLedger, Ledger, Notice, OrderDetails, VotekeyUse};
 use tickets::stripe::{ChargeView, PostalAddress};
-use tokio::sync::Mutex;
 
 const SENDER_DOMAIN: &str = "tokyodemofest.example";
 const T0: i64 = 1_790_000_000;
 
-async fn moto() -> Arc<Moto> {
-    static SHARED: Mutex<Weak<Moto>> = Mutex::const_new(Weak::new());
-    let mut shared = SHARED.lock().await;
-    if let Some(moto) = shared.upgrade() {
-        return moto;
-    }
-    let moto = Arc::new(Moto::start().await.expect("start moto (scripts/setup installs it into .venv)"));
+/// The shared moto, knowing the example config's sender domain.
+async fn moto_with_ses() -> std::sync::Arc<Moto> {
+    let moto = moto().await;
     moto.verify_domain_identity(SENDER_DOMAIN).await.unwrap();
-    *shared = Arc::downgrade(&moto);
     moto
-}
-
-fn aws(moto: &Moto) -> aws_config::SdkConfig {
-    use aws_sdk_ssm::config::{Credentials, Region, SharedCredentialsProvider};
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(Region::new(testbed::moto::REGION))
-        .endpoint_url(moto.endpoint_url())
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("testing", "testing", None, None, "t")))
-        .build()
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", testbed::stripe::random_id("", 10).to_lowercase())
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The example config (TDF catalog), with 50 Bronze tickets.
 fn config() -> Value {
-    let text = std::fs::read_to_string(root().join("config.example.json")).unwrap();
-    let mut config: Value = serde_json::from_str(&text).unwrap();
+    let mut config = example_config();
     config["capacity"] = json!({ "bronze": 50 });
     config
 }
 
-/// Runs `tdf-admin args` (with moto's AWS environment when given).
-fn admin(moto: Option<&Moto>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tdf-admin"));
+/// `tdf-admin args` (with moto's AWS environment when given), not yet run.
+pub fn admin_command(moto: Option<&Moto>, args: &[&str]) -> Command {
+    let mut command = Command::new(binary("tdf-admin"));
     command.args(args).env_remove("AWS_PROFILE");
     if let Some(moto) = moto {
         command.envs(moto.aws_env());
     }
-    command.output().expect("run tdf-admin")
+    command
 }
 
-fn stdout(output: &Output) -> String {
+/// Runs `tdf-admin args` (with moto's AWS environment when given).
+pub fn admin(moto: Option<&Moto>, args: &[&str]) -> Output {
+    admin_command(moto, args).output().expect("run tdf-admin")
+}
+
+pub fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Exit 0 and stdout, or a panic with what it printed.
-fn ok(output: Output) -> String {
+pub fn ok(output: Output) -> String {
     assert_eq!(output.status.code(), Some(0), "stdout: {}\nstderr: {}", stdout(&output), stderr(&output));
     stdout(&output)
 }
 
-fn json_of(output: Output) -> Value {
+pub fn json_of(output: Output) -> Value {
     serde_json::from_str(&ok(output)).unwrap()
 }
 
@@ -132,7 +111,7 @@ struct Seeded {
 }
 
 async fn seed<L: Ledger + Inventory>(ledger: &L, config: &Config) -> Seeded {
-    let bronze_email = format!("{}@buyers.example.com", unique("hanako"));
+    let bronze_email = format!("{}@buyers.example.com", unique_name("hanako"));
     let limits = [Limit { counter: CounterKey::ticket(config.catalog().ticket("bronze").unwrap()), capacity: 50 }];
     let sold = Hold::new(&limits, T0, 2100).unwrap();
     assert_eq!(ledger.reserve(&sold, &limits).await.unwrap(), Reservation::Held);
@@ -258,11 +237,11 @@ impl Inventory for Table {
 
 /// A fresh orders table in moto, seeded, and the config in a fresh parameter.
 async fn seeded_table(moto: &Moto) -> (String, String, Table, Seeded) {
-    let table_name = unique("orders");
+    let table_name = unique_name("orders");
     moto.create_orders_table(&table_name).await.unwrap();
-    let parameter = format!("/tdf-tickets/{}", unique("admin"));
+    let parameter = format!("/tdf-tickets/{}", unique_name("admin"));
     moto.put_parameter(&parameter, &config().to_string()).await.unwrap();
-    let client = aws_sdk_dynamodb::Client::new(&aws(moto));
+    let client = aws_sdk_dynamodb::Client::new(&aws_config(moto));
     let table = Table {
         ledger: DynamoLedger::new(client.clone(), table_name.clone()),
         inventory: DynamoInventory::new(client, table_name.clone()),
@@ -277,7 +256,7 @@ fn lines(text: &str) -> Vec<&str> {
 
 #[tokio::test]
 async fn votekeys_export_gives_wuhu_the_emailed_keys_and_the_revoked_ones_apart() {
-    let moto = moto().await;
+    let moto = moto_with_ses().await;
     let (table, ..) = seeded_table(&moto).await;
     let wuhu = ok(admin(Some(&moto), &["votekeys", "export", "--table", &table, "--format", "wuhu"]));
     assert_eq!(wuhu, "BCDFGHJK\nCDFGHJKL\n");
@@ -289,7 +268,7 @@ async fn votekeys_export_gives_wuhu_the_emailed_keys_and_the_revoked_ones_apart(
 
 #[tokio::test]
 async fn the_shipping_list_has_the_bronze_buyers_address_and_size_in_japanese() {
-    let moto = moto().await;
+    let moto = moto_with_ses().await;
     let (table, ..) = seeded_table(&moto).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("shipping.csv");
@@ -317,7 +296,7 @@ async fn the_shipping_list_has_the_bronze_buyers_address_and_size_in_japanese() 
 
 #[tokio::test]
 async fn the_orders_csv_has_every_order_quoted_as_rfc_4180() {
-    let moto = moto().await;
+    let moto = moto_with_ses().await;
     let (table, ..) = seeded_table(&moto).await;
     let csv = ok(admin(Some(&moto), &["orders", "export", "--table", &table]));
     let csv = csv.strip_prefix('\u{feff}').expect("a byte order mark");
@@ -338,7 +317,7 @@ async fn the_orders_csv_has_every_order_quoted_as_rfc_4180() {
 
 #[tokio::test]
 async fn orders_list_show_and_stats() {
-    let moto = moto().await;
+    let moto = moto_with_ses().await;
     let (table, parameter, seeded_table, _) = seeded_table(&moto).await;
     let all = json_of(admin(Some(&moto), &["orders", "list", "--table", &table, "--json"]));
     let ids: Vec<&str> = all["orders"].as_array().unwrap().iter().map(|o| o["session_id"].as_str().unwrap()).collect();
@@ -391,7 +370,7 @@ async fn orders_list_show_and_stats() {
 
 #[tokio::test]
 async fn resend_sends_one_more_email_with_the_same_key_and_records_it() {
-    let moto = moto().await;
+    let moto = moto_with_ses().await;
     let (table, parameter, seeded_table, seeded) = seeded_table(&moto).await;
     let to_buyer = |emails: &[testbed::moto::SentEmail], address: &str| {
         emails.iter().filter(|e| e.recipients().any(|r| r == address)).cloned().collect::<Vec<_>>()
@@ -406,7 +385,7 @@ async fn resend_sends_one_more_email_with_the_same_key_and_records_it() {
     let record = seeded_table.get(BRONZE).await.unwrap().unwrap();
     assert_eq!((record.votekey.as_deref(), record.resent.count), (Some("BCDFGHJK"), Some(1)));
 
-    let corrected = format!("{}@corrected.example.com", unique("hanako"));
+    let corrected = format!("{}@corrected.example.com", unique_name("hanako"));
     ok(admin(
         Some(&moto),
         &["orders", "resend", BRONZE, "--to", &corrected, "--table", &table, "--config-parameter", &parameter],
@@ -427,7 +406,7 @@ async fn resend_sends_one_more_email_with_the_same_key_and_records_it() {
 
 #[tokio::test]
 async fn config_check_push_and_show() {
-    let moto = moto().await;
+    let moto = moto_with_ses().await;
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, value: &Value| {
         let path = dir.path().join(name);
@@ -457,7 +436,7 @@ async fn config_check_push_and_show() {
     assert!(stdout(&checked).contains("stripe_api_secret_key") && !stdout(&checked).contains("NEVERPRINTME"));
 
     // Push: created, then changed by key; secrets only as prefix…last four.
-    let parameter = format!("/tdf-tickets/{}", unique("push"));
+    let parameter = format!("/tdf-tickets/{}", unique_name("push"));
     let created = ok(admin(Some(&moto), &["config", "push", &good, "--parameter", &parameter]));
     assert!(
         created.contains("created") && created.contains("+ stripe_api_secret_key = \"sk_test_…AAAA\""),
@@ -626,13 +605,11 @@ fn fake_cloudformation(table: &str, parameter: &str) -> String {
 
 #[tokio::test]
 async fn a_stack_names_the_table_and_the_config_parameter() {
-    let moto = moto().await;
+    let moto = moto_with_ses().await;
     let (table, parameter, ..) = seeded_table(&moto).await;
     let cloudformation = fake_cloudformation(&table, &parameter);
     let run = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tdf-admin"));
-        command.args(args).envs(moto.aws_env()).env("AWS_ENDPOINT_URL_CLOUDFORMATION", &cloudformation);
-        command.output().unwrap()
+        admin_command(Some(&moto), args).env("AWS_ENDPOINT_URL_CLOUDFORMATION", &cloudformation).output().unwrap()
     };
     assert_eq!(ok(run(&["votekeys", "export", "--stack", "with-output"])), "BCDFGHJK\nCDFGHJKL\n");
     for stack in ["with-output", "old-stack"] {
@@ -647,19 +624,4 @@ async fn a_stack_names_the_table_and_the_config_parameter() {
     let missing = run(&["orders", "list", "--stack", "no-such-stack"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("does not exist"), "{}", stderr(&missing));
-}
-
-#[test]
-fn the_template_outputs_what_stack_reads() {
-    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
-    let outputs = &template[template.find("\nOutputs:\n").expect("Outputs")..];
-    for (output, reference) in [("OrdersTableName", "OrdersTable"), ("ConfigParameter", "ConfigParameterName")] {
-        let body: Vec<&str> = outputs
-            .lines()
-            .skip_while(|l| *l != format!("  {output}:"))
-            .skip(1)
-            .take_while(|l| l.starts_with("    "))
-            .collect();
-        assert!(body.iter().any(|l| l.trim() == format!("Value: !Ref {reference}")), "output {output}: {body:?}");
-    }
 }
