@@ -13,6 +13,7 @@ use testbed::moto::Moto;
 use tickets::config::Config;
 use tickets::inventory::{CounterKey, DynamoInventory, Hold, Inventory, Limit, Reservation};
 use tickets::ledger::{Change, ClaimOutcome, DynamoLedger, Ledger, Notice, OrderDetails, VotekeyUse};
+use tickets::pool::VotekeyPool;
 use tickets::stripe::{ChargeView, PostalAddress};
 
 const SENDER_DOMAIN: &str = "tokyodemofest.example";
@@ -624,4 +625,178 @@ async fn a_stack_names_the_table_and_the_config_parameter() {
     let missing = run(&["orders", "list", "--stack", "no-such-stack"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("does not exist"), "{}", stderr(&missing));
+}
+
+/// A key file as Wuhu's admin page exports it (one key per line), here
+/// with a byte order mark, a blank line and a CRLF to show they are read.
+fn key_file(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn votekeys_import_fills_the_pool_that_stats_counts() {
+    let moto = moto_with_ses().await;
+    let (table, _, seeded_table, _) = seeded_table(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    // BCDFGHJK was emailed to the Bronze buyer: never pooled.
+    let keys = key_file(dir.path(), "keys.txt", "\u{feff}WUHU0001\r\nWUHU0002\n\n  WUHU0003  \nBCDFGHJK\nWUHU0001\n");
+    let imported = json_of(admin(Some(&moto), &["votekeys", "import", &keys, "--table", &table, "--json"]));
+    assert_eq!(
+        (&imported["keys"], &imported["added"], &imported["skipped"], &imported["remaining"]),
+        (&json!(4), &json!(3), &json!(1), &json!(3)),
+        "{imported}"
+    );
+    let again = ok(admin(Some(&moto), &["votekeys", "import", &keys, "--table", &table]));
+    assert!(
+        lines(&again).iter().any(|l| l.split_whitespace().take(2).eq(["added", "0"]))
+            && lines(&again).iter().any(|l| l.split_whitespace().take(2).eq(["skipped", "4"]))
+            && lines(&again).iter().any(|l| l.split_whitespace().take(2).eq(["remaining", "3"])),
+        "{again}"
+    );
+    assert_eq!(seeded_table.ledger.remaining().await.unwrap(), 3);
+
+    // A bad line: exit 1 naming it, nothing written.
+    let bad = key_file(dir.path(), "bad.txt", "WUHU0004\nWUHU 0005\n");
+    let refused = admin(Some(&moto), &["votekeys", "import", &bad, "--table", &table]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("bad.txt: line 2: not a votekey"), "{}", stderr(&refused));
+    assert_eq!(seeded_table.ledger.remaining().await.unwrap(), 3, "nothing imported from a bad file");
+    let missing = admin(Some(&moto), &["votekeys", "import", "/nonexistent/keys.txt", "--table", &table]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(admin(Some(&moto), &["votekeys", "import", &keys]).status.code(), Some(2), "no target");
+
+    // Drawn in import order, then stats counts what is left.
+    assert_eq!(seeded_table.ledger.draw().await.unwrap().as_deref(), Some("WUHU0001"));
+    let stats = json_of(admin(Some(&moto), &["orders", "stats", "--table", &table, "--json"]));
+    assert_eq!(stats["votekey_pool"], json!({ "remaining": 2, "source": null, "empty": false }));
+    let text = ok(admin(Some(&moto), &["orders", "stats", "--table", &table]));
+    assert!(text.contains("votekey pool: 2 keys"), "{text}");
+
+    // --local: the same, in the local ledger file.
+    let local = tempfile::tempdir().unwrap();
+    let local_dir = local.path().to_str().unwrap();
+    let imported = json_of(admin(None, &["votekeys", "import", &keys, "--local", local_dir, "--json"]));
+    assert_eq!((&imported["added"], &imported["remaining"]), (&json!(4), &json!(4)), "{imported}");
+    let mut pool_config = config();
+    pool_config["votekey_source"] = json!("pool");
+    let config_file = key_file(local.path(), "config.json", &pool_config.to_string());
+    let stats =
+        json_of(admin(None, &["orders", "stats", "--local", local_dir, "--config-file", &config_file, "--json"]));
+    assert_eq!(stats["votekey_pool"], json!({ "remaining": 4, "source": "pool", "empty": false }));
+    let pool = localstore::FileLedger::new(local.path().join("ledger.json"));
+    assert_eq!(pool.draw().await.unwrap().as_deref(), Some("WUHU0001"));
+}
+
+// ---- issue 12's acceptance: orders fulfilled by the real `fulfill` binary -------------------
+
+/// What a buyer of the acceptance test bought and was sent.
+struct Fulfilled {
+    session: String,
+    email: String,
+    votekey: String,
+}
+
+/// Bought through the checkout binary with `form`, paid by `buyer` on the
+/// fake Stripe, fulfilled by the fulfill binary: one email, with the key
+/// the order records.
+async fn fulfilled(
+    shop: &capacity::Shop,
+    checkout: &mut Container,
+    fulfill: &mut Container,
+    form: &str,
+    buyer: testbed::stripe::Buyer,
+) -> Fulfilled {
+    use capacity::{checkout_event, json_body, redirect_session, webhook_event};
+    let (response, _) = checkout.invoke(checkout_event(form)).await;
+    assert_eq!(status(&response), 303, "{response}\n{}", checkout.logs());
+    let session = redirect_session(&response);
+    shop.stripe.pay(&session, &buyer, testbed::stripe::PaymentOutcome::Paid).unwrap();
+    let completed = shop.stripe.event("checkout.session.completed", &session).unwrap();
+    let (response, _) = fulfill.invoke(webhook_event(&completed)).await;
+    assert_eq!((status(&response), json_body(&response)["outcome"].clone()), (200, json!("emailed")), "{response}");
+    let items = shop.moto.scan_table(&shop.table).await.unwrap();
+    let order = items.iter().find(|i| i["pk"]["S"] == format!("session#{session}")).expect("the order");
+    let votekey = order["votekey"]["S"].as_str().expect("a votekey").to_owned();
+    let sent = emails_to(&shop.moto, &buyer.email).await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].body.contains(&votekey), "the email carries the order's key: {}", sent[0].body);
+    Fulfilled { session, email: buyer.email, votekey }
+}
+
+async fn emails_to(moto: &Moto, address: &str) -> Vec<testbed::moto::SentEmail> {
+    moto.sent_emails().await.unwrap().into_iter().filter(|m| m.recipients().any(|r| r == address)).collect()
+}
+
+fn visitor_buyer() -> testbed::stripe::Buyer {
+    testbed::stripe::Buyer { email: unique_email("visitor"), name: "Ada Lovelace".into(), shipping: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acceptance_after_three_sessions_through_the_fulfill_binary() {
+    let shop = capacity::Shop::start(config()).await;
+    let (mut checkout, mut fulfill) = (shop.checkout().await, shop.fulfill().await);
+    let bronze_buyer = testbed::stripe::Buyer {
+        email: unique_email("bronze"),
+        name: BRONZE_BUYER_NAME.into(),
+        shipping: Some(testbed::stripe::Address {
+            line1: "渋谷2-21-1".into(),
+            line2: Some("ヒカリエ 8F".into()),
+            city: "渋谷区".into(),
+            state: Some("東京都".into()),
+            postal_code: "150-8510".into(),
+            country: "JP".into(),
+        }),
+    };
+    let bronze = fulfilled(&shop, &mut checkout, &mut fulfill, "type=bronze&tshirt=m", bronze_buyer).await;
+    let first_visitor = fulfilled(&shop, &mut checkout, &mut fulfill, "type=visitor", visitor_buyer()).await;
+    let second_visitor = fulfilled(&shop, &mut checkout, &mut fulfill, "type=visitor", visitor_buyer()).await;
+    let emailed = [&bronze, &first_visitor, &second_visitor];
+    let table = shop.table.as_str();
+
+    // Exactly the three emailed keys, one per line.
+    let wuhu = ok(admin(Some(&shop.moto), &["votekeys", "export", "--table", table, "--format", "wuhu"]));
+    assert!(wuhu.ends_with('\n') && !wuhu.contains("\n\n"), "{wuhu:?}");
+    let mut exported: Vec<&str> = lines(&wuhu);
+    exported.sort();
+    let mut expected: Vec<&str> = emailed.iter().map(|f| f.votekey.as_str()).collect();
+    expected.sort();
+    assert_eq!(exported, expected);
+
+    // The shipping list: the Bronze buyer's postal code and size, one row.
+    let shipping = ok(admin(Some(&shop.moto), &["orders", "export", "--shipping", "--table", table]));
+    let rows: Vec<&str> = shipping.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(rows.len(), 2, "a header and the one Bronze order: {shipping}");
+    let header: Vec<&str> = rows[0].split(',').collect();
+    let row: Vec<&str> = rows[1].split(',').collect();
+    let column =
+        |name: &str| row[header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("{name}: {shipping}"))];
+    assert_eq!((column("name"), column("postal_code"), column("tshirt")), (BRONZE_BUYER_NAME, "150-8510", "m"));
+
+    // Resend: one more email, the same key.
+    let printed = ok(admin(
+        Some(&shop.moto),
+        &["orders", "resend", &bronze.session, "--table", table, "--config-parameter", &shop.parameter],
+    ));
+    assert!(printed.contains(&bronze.votekey), "{printed}");
+    let sent = emails_to(&shop.moto, &bronze.email).await;
+    assert_eq!(sent.len(), 2, "the votekey email and the resend");
+    assert!(sent[1].body.contains(&bronze.votekey), "{}", sent[1].body);
+    for other in [&first_visitor, &second_visitor] {
+        assert!(!sent[1].body.contains(&other.votekey));
+        assert_eq!(emails_to(&shop.moto, &other.email).await.len(), 1);
+    }
+    let wuhu_after = ok(admin(Some(&shop.moto), &["votekeys", "export", "--table", table, "--format", "wuhu"]));
+    assert_eq!(wuhu_after, wuhu, "a resend gives no new key");
+
+    // config check: a bad price id, exit 1 naming its key.
+    let dir = tempfile::tempdir().unwrap();
+    let mut bad = config();
+    bad["product_tshirt_m"] = json!("prod_NotAPriceId");
+    let file = key_file(dir.path(), "bad-config.json", &serde_json::to_string_pretty(&bad).unwrap());
+    let checked = admin(None, &["config", "check", &file]);
+    assert_eq!(checked.status.code(), Some(1), "{}", stdout(&checked));
+    assert!(stdout(&checked).contains("product_tshirt_m"), "{}", stdout(&checked));
+    fulfill.assert_alive();
 }
