@@ -12,6 +12,8 @@
 //! - `admin`: the `tdf-admin` binary against moto, a stand-in
 //!   DescribeStacks and a local data dir; issue 12's acceptance after the
 //!   real `fulfill` binary;
+//! - `pool`: the votekey pool under concurrent fulfilments (keys imported
+//!   with `tdf-admin votekeys import`);
 //! - `local_flow`, `browser`: the local dev server over HTTP and in headless Chromium;
 //! - `template`: the SAM template.
 //!
@@ -27,6 +29,7 @@ mod fulfill;
 mod fulfill_lambda;
 mod inventory;
 mod local_flow;
+mod pool;
 mod refunds;
 mod refunds_lambda;
 mod support;
