@@ -12,6 +12,9 @@ mod en;
 mod ja;
 #[cfg(test)]
 mod tests;
+mod wuhu;
+
+pub use wuhu::{DEFAULT_REGISTER_PAGE as DEFAULT_WUHU_REGISTER_PAGE, register_url as wuhu_register_url};
 
 use std::fmt::Write as _;
 

@@ -204,6 +204,61 @@ fn wuhu_link_only_when_set() {
 }
 
 #[test]
+fn wuhu_register_url_for_every_shape_of_wuhu_url() {
+    let cases = [
+        // The site root, with or without its slash.
+        ("http://wuhu.party.lan/", "http://wuhu.party.lan/index.php?page=Login&votekey=BCDF"),
+        ("http://wuhu.party.lan", "http://wuhu.party.lan/index.php?page=Login&votekey=BCDF"),
+        ("http://10.0.0.5:8080", "http://10.0.0.5:8080/index.php?page=Login&votekey=BCDF"),
+        // A directory, with or without its slash.
+        ("https://party.example/wuhu/", "https://party.example/wuhu/index.php?page=Login&votekey=BCDF"),
+        ("https://party.example/wuhu", "https://party.example/wuhu/index.php?page=Login&votekey=BCDF"),
+        // The script itself.
+        ("http://wuhu/index.php", "http://wuhu/index.php?page=Login&votekey=BCDF"),
+        ("http://wuhu/party/INDEX.PHP", "http://wuhu/party/INDEX.PHP?page=Login&votekey=BCDF"),
+        // A page already named: only the key is added.
+        ("http://wuhu/index.php?page=Register", "http://wuhu/index.php?page=Register&votekey=BCDF"),
+        ("http://wuhu/?page=Register", "http://wuhu/?page=Register&votekey=BCDF"),
+        ("http://wuhu/index.php?lang=ja&page=Register&", "http://wuhu/index.php?lang=ja&page=Register&votekey=BCDF"),
+        // A query without a page keeps its parameters and gets the page.
+        ("http://wuhu/index.php?lang=ja", "http://wuhu/index.php?lang=ja&page=Login&votekey=BCDF"),
+        ("http://wuhu/?lang=ja", "http://wuhu/index.php?lang=ja&page=Login&votekey=BCDF"),
+        ("http://wuhu/?", "http://wuhu/index.php?page=Login&votekey=BCDF"),
+        ("http://wuhu/index.php?page=", "http://wuhu/index.php?page=&page=Login&votekey=BCDF"),
+        ("http://wuhu/index.php?pages=2", "http://wuhu/index.php?pages=2&page=Login&votekey=BCDF"),
+        // A fragment stays last.
+        ("http://wuhu/#register", "http://wuhu/index.php?page=Login&votekey=BCDF#register"),
+        ("http://wuhu/index.php?page=Login#form", "http://wuhu/index.php?page=Login&votekey=BCDF#form"),
+        ("http://wuhu#", "http://wuhu/index.php?page=Login&votekey=BCDF#"),
+    ];
+    for (wuhu_url, expected) in cases {
+        assert_eq!(wuhu_register_url(wuhu_url, "Login", "BCDF"), expected, "{wuhu_url}");
+    }
+}
+
+#[test]
+fn wuhu_register_url_encodes_the_key_and_the_page() {
+    assert_eq!(
+        wuhu_register_url("http://wuhu/", "Login", "TDF-abc_1.2~"),
+        "http://wuhu/index.php?page=Login&votekey=TDF-abc_1.2~",
+        "unreserved characters stay as they are"
+    );
+    assert_eq!(
+        wuhu_register_url("http://wuhu/", "Login", "a&b=c#d?e+f%g/h i"),
+        "http://wuhu/index.php?page=Login&votekey=a%26b%3Dc%23d%3Fe%2Bf%25g%2Fh%20i"
+    );
+    assert_eq!(
+        wuhu_register_url("http://wuhu/", "Login", "キー"),
+        "http://wuhu/index.php?page=Login&votekey=%E3%82%AD%E3%83%BC"
+    );
+    assert_eq!(
+        wuhu_register_url("http://wuhu/", "Sign up&x", "K"),
+        "http://wuhu/index.php?page=Sign%20up%26x&votekey=K"
+    );
+    assert_eq!(wuhu_register_url("http://wuhu/", "  ", "K"), "http://wuhu/index.php?page=Login&votekey=K");
+}
+
+#[test]
 fn only_http_urls_become_links() {
     let cases = [
         ("https://example.com/?a=1&b=2", true),
