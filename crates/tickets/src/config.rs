@@ -82,6 +82,9 @@ pub struct EmailSettings {
     pub configuration_set: Option<String>,
     pub event_name: Option<String>,
     pub wuhu_url: Option<HttpsUrl>,
+    /// The Wuhu page with the registration form, when `wuhu_url` names no
+    /// `page=` (the email's default is Wuhu's `Login`).
+    pub wuhu_register_page: Option<String>,
     pub subject: Option<String>,
     pub intro: Option<String>,
     pub subject_ja: Option<String>,
@@ -189,6 +192,7 @@ impl EmailSettings {
             configuration_set: text("ses_configuration_set")?,
             event_name: text("event_name")?,
             wuhu_url: keys.optional_str("wuhu_url")?.map(|s| HttpsUrl::parse_link("wuhu_url", s)).transpose()?,
+            wuhu_register_page: text("wuhu_register_page")?,
             subject: text("email_subject")?,
             intro: text("email_intro")?,
             subject_ja: text("email_subject_ja")?,

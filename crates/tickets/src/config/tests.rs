@@ -608,3 +608,12 @@ fn votekey_source_is_generate_or_pool() {
     let bad = parse(&with(tdf(), "votekey_source", json!("wuhu"))).unwrap_err();
     assert!(bad.to_string().contains("votekey_source"), "{bad}");
 }
+
+#[test]
+fn wuhu_register_page_is_optional_text() {
+    assert_eq!(parse(&tdf()).unwrap().email().wuhu_register_page, None);
+    let config = parse(&with(tdf(), "wuhu_register_page", json!(" Register "))).unwrap();
+    assert_eq!(config.email().wuhu_register_page.as_deref(), Some("Register"));
+    let bad = parse(&with(tdf(), "wuhu_register_page", json!(1))).unwrap_err();
+    assert!(bad.to_string().contains("wuhu_register_page"), "{bad}");
+}

@@ -43,6 +43,7 @@ pub(super) fn votekey_email(config: &Config, details: &OrderDetails, votekey: &s
             .as_ref()
             .map(|address| (details.shipping_name.as_deref().unwrap_or(""), address)),
         wuhu_url: settings.wuhu_url.as_ref().map(|u| u.as_str()),
+        wuhu_register_page: settings.wuhu_register_page.as_deref(),
         subject_override: subject,
         intro_override: intro,
     })
