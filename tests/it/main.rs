@@ -22,6 +22,7 @@
 mod admin;
 mod browser;
 mod capacity_lambda;
+mod catalog;
 mod checkout;
 mod checkout_lambda;
 mod drop;

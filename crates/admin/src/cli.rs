@@ -1,6 +1,6 @@
 //! The command line (clap derive): `tdf-admin [TARGET] [CONFIG] [--json] <GROUP> <COMMAND>`.
 //! Target and config options are global, so they may come before or after
-//! the command. Groups: `config`, `orders`, `votekeys`.
+//! the command. Groups: `config`, `catalog`, `orders`, `votekeys`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -10,9 +10,10 @@ use tickets::ledger::OrderStatus;
 #[command(
     name = "tdf-admin",
     version,
-    about = "The organizer's toolkit for tdf-tickets: config, orders, votekeys.",
-    long_about = "The organizer's toolkit for tdf-tickets: check, push and show the config; list, count, \
-                  export and resend orders; export the votekeys for Wuhu, import Wuhu's keys into the pool.\n\n\
+    about = "The organizer's toolkit for tdf-tickets: config, catalog, orders, votekeys.",
+    long_about = "The organizer's toolkit for tdf-tickets: check, push and show the config; copy the Stripe \
+                  catalog to live mode; list, count, export and resend orders; export the votekeys for Wuhu, \
+                  import Wuhu's keys into the pool.\n\n\
                   Where the orders are: --table NAME (the DynamoDB orders table; region and credentials from \
                   the standard AWS environment, AWS_ENDPOINT_URL honoured), --stack NAME (the SAM stack: its \
                   outputs name the table and the config parameter), or --local DIR (the local server's data \
@@ -74,6 +75,9 @@ pub enum Command {
     /// Check, push and show the functions' config
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Copy the config's Stripe products, prices and shipping rates to another key's account or mode
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// List, show, count, export and resend orders
     #[command(subcommand)]
     Orders(OrdersCommand),
@@ -112,6 +116,40 @@ pub enum ConfigCommand {
         /// The SSM parameter (default: --config-parameter, or the stack's)
         #[arg(long, value_name = "NAME")]
         parameter: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Create live-mode twins of the config's prices (with their products) and shipping rates, and
+    /// write the config with the twins' ids
+    ///
+    /// Reads every price (tickets, option choices, the TDF form's product_* keys) and shipping rate
+    /// the config names, with the config's own stripe_api_secret_key; finds or creates its twin with
+    /// the key in the environment variable VAR (normally a live-mode key): same name, description,
+    /// amount, currency, tax behaviour and metadata, marked in metadata with tdf_twin_of (prices,
+    /// shipping rates) and tdf_twin_of_product (products) = the source's id, which is how a later
+    /// run finds them again: running it twice creates nothing new. Archived twins are not reused.
+    ///
+    /// A dry run unless --apply: reads only, and lists what would be created. With --apply, writes
+    /// the config (the same text, only the ids replaced) to --out or standard output (the summary
+    /// then goes to standard error). The written config keeps the source's secret key and webhook
+    /// secret: put the target's in before `config push`. The key in VAR is never printed; it must
+    /// differ from the config's (any two keys: test to live is the usual, test to another test
+    /// account works too). STRIPE_API_BASE points at another Stripe API (a stand-in).
+    Sync {
+        /// The config JSON file (validated as `config check` does)
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The environment variable holding the target's secret key (sk_live_…, rk_live_…)
+        #[arg(long, value_name = "VAR")]
+        to_key_env: String,
+        /// Create the missing twins and write the config (default: a dry run)
+        #[arg(long)]
+        apply: bool,
+        /// Write the new config here instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 

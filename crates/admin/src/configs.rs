@@ -51,7 +51,7 @@ fn problem(error: &ConfigError) -> (Option<String>, String) {
 }
 
 /// Validates; on a problem prints it (with its key) and fails with exit 1.
-fn validate(global: &Global, file: &Path, text: &str) -> Result<Config> {
+pub(crate) fn validate(global: &Global, file: &Path, text: &str) -> Result<Config> {
     match Config::from_json(text) {
         Ok(config) => Ok(config),
         Err(error) => {

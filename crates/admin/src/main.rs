@@ -1,18 +1,20 @@
 //! `tdf-admin`: the organizer's toolkit. Everything an organizer does around
 //! a sale, against the orders table (`--table`), the SAM stack (`--stack`)
 //! or the local server's data dir (`--local`): check, push and show the
-//! config; list, show, count, export and resend orders; export votekeys for
-//! Wuhu. Human tables by default, `--json` for scripts.
+//! config; copy the Stripe catalog to live mode; list, show, count, export
+//! and resend orders; export votekeys for Wuhu. Human tables by default, `--json` for scripts.
 //!
 //! Exit codes: 0 done, 1 failed (a bad config, an AWS error, nothing to
 //! resend …), 2 usage (clap's own errors, and a missing target or config).
 //! Never part of a Lambda: the functions' binaries do not depend on it.
 
+mod catalog;
 mod cli;
 mod configs;
 mod orders;
 mod output;
 mod store;
+mod stripe;
 mod votekeys;
 
 use clap::Parser;
@@ -66,6 +68,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
     match cli.command {
         Command::Config(command) => configs::run(&global, command).await,
+        Command::Catalog(command) => catalog::run(&global, command).await,
         Command::Orders(command) => orders::run(&global, command).await,
         Command::Votekeys(command) => votekeys::run(&global, command).await,
     }
