@@ -214,8 +214,9 @@ pub enum VotekeysCommand {
     },
     /// Import keys generated in Wuhu into the votekey pool (config `"votekey_source": "pool"`)
     ///
-    /// The file Wuhu's admin page exports: one key per line (blank lines and surrounding spaces
-    /// ignored). Every line is checked before anything is written; exit 1 naming the first bad
+    /// One key per line, e.g. Wuhu's generated keys taken from its database
+    /// (`SELECT votekey FROM votekeys`); blank lines and surrounding spaces are
+    /// ignored. Every line is checked before anything is written; exit 1 naming the first bad
     /// line. Keys already in the pool or already given to an order are skipped, so importing the
     /// same file again adds nothing. Prints how many were added and skipped, and how many keys
     /// are left to hand out.
