@@ -9,13 +9,20 @@
 //!   (several checkout containers at once for the ticket drop);
 //! - `refunds`, `refunds_lambda`: refunds and disputes over HTTP against
 //!   moto and the Stripe stand-in, then through the real binaries;
+//! - `admin`: the `tdf-admin` binary against moto, a stand-in
+//!   DescribeStacks and a local data dir; issue 12's acceptance after the
+//!   real `fulfill` binary;
+//! - `pool`: the votekey pool under concurrent fulfilments (keys imported
+//!   with `tdf-admin votekeys import`);
 //! - `local_flow`, `browser`: the local dev server over HTTP and in headless Chromium;
 //! - `template`: the SAM template.
 //!
 //! `support` holds the shared set-up (one moto for the whole binary).
 
+mod admin;
 mod browser;
 mod capacity_lambda;
+mod catalog;
 mod checkout;
 mod checkout_lambda;
 mod drop;
@@ -23,6 +30,7 @@ mod fulfill;
 mod fulfill_lambda;
 mod inventory;
 mod local_flow;
+mod pool;
 mod refunds;
 mod refunds_lambda;
 mod support;

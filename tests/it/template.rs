@@ -834,6 +834,12 @@ fn check_domain_and_outputs(t: &J) -> Result<(), String> {
         ensure(webhook.contains(event), || format!("output StripeWebhookUrl's Description must list {event}"))?;
     }
     ensure(outputs.contains_key("ApiEndpoint"), || "output ApiEndpoint missing".to_owned())?;
+    // `tdf-admin --stack` reads the orders table and the config parameter from these.
+    for (name, reference) in [("OrdersTableName", "OrdersTable"), ("ConfigParameter", "ConfigParameterName")] {
+        ensure(is_ref(outputs.get(name).map(|o| &o["Value"]), reference), || {
+            format!("output {name} must be !Ref {reference}")
+        })?;
+    }
     let target = outputs.get("CustomDomainTarget").ok_or("output CustomDomainTarget missing")?;
     ensure(target["Condition"] == "HasDomain", || "output CustomDomainTarget must have Condition HasDomain".to_owned())
 }

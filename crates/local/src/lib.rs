@@ -316,7 +316,8 @@ impl Server {
         let inventory = ledger.clone() as Arc<dyn Inventory>;
         let checkout = Checkout::new(cache.clone(), payments.clone()).with_inventory(inventory.clone());
         let fulfill = Fulfill::new(cache.clone(), payments, ledger.clone() as Arc<dyn Ledger>, outbox.clone())
-            .with_inventory(inventory);
+            .with_inventory(inventory)
+            .with_votekey_pool(ledger.clone());
         let info = Arc::new(Running {
             url: format!("{base}/"),
             stripe: stripe.clone(),

@@ -15,6 +15,7 @@ use tickets::BoxFuture;
 use tickets::doubles::LedgerState;
 use tickets::inventory::{CounterKey, Counts, Hold, Inventory, Limit, Reservation};
 use tickets::ledger::{Change, ClaimOutcome, Ledger, LedgerFault, Notice, OrderDetails, OrderRecord, VotekeyUse};
+use tickets::pool::{ImportReport, VotekeyPool};
 use tokio::sync::Mutex;
 
 pub struct FileLedger {
@@ -148,6 +149,31 @@ impl Ledger for FileLedger {
         payment_intent: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
         Box::pin(self.read(move |state| state.find_by_payment_intent(payment_intent)))
+    }
+
+    fn record_resend<'a>(
+        &'a self,
+        session_id: &'a str,
+        votekey: &'a str,
+        to: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(self.change(move |state| state.record_resend(session_id, votekey, to, now)))
+    }
+}
+
+/// The same pool rules as the in-memory ledger, persisted with the orders.
+impl VotekeyPool for FileLedger {
+    fn draw<'a>(&'a self) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
+        Box::pin(self.change(|state| state.draw_from_pool()))
+    }
+
+    fn import<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<ImportReport, LedgerFault>> {
+        Box::pin(self.change(move |state| state.import_to_pool(keys)))
+    }
+
+    fn remaining<'a>(&'a self) -> BoxFuture<'a, Result<u64, LedgerFault>> {
+        Box::pin(self.read(|state| state.pool_remaining()))
     }
 }
 

@@ -1,8 +1,10 @@
 //! The fake REST API: create, retrieve, list and expire Checkout sessions,
 //! list their line items; retrieve charges, PaymentIntents, refunds and
-//! disputes (`expand[]` of their id fields); every request recorded, rate-limited and faults
+//! disputes (`expand[]` of their id fields); products, prices and shipping
+//! rates (`catalog`); every request recorded, rate-limited and faults
 //! injected on demand, `Idempotency-Key` honoured on POSTs.
 
+use crate::catalog::{Mode, add_routes};
 use crate::charges::kind_of;
 use crate::expiry::ExpireError;
 use crate::idempotency;
@@ -56,6 +58,7 @@ pub(crate) fn api_router(store: Arc<Mutex<Store>>) -> Router {
         .route("/v1/checkout/sessions/{id}", get(retrieve_session))
         .route("/v1/checkout/sessions/{id}/expire", post(expire))
         .route("/v1/checkout/sessions/{id}/line_items", get(list_line_items));
+    router = add_routes(router);
     for resource in [&CHARGES, &PAYMENT_INTENTS, &REFUNDS, &DISPUTES] {
         let handler = move |s: Shared, id: Path<String>, q: RawQuery, h: HeaderMap| retrieve(s, id, q, h, resource);
         router = router.route(&format!("/v1/{}/{{id}}", resource.path), get(handler));
@@ -77,7 +80,7 @@ const PAYMENT_INTENTS: Resource = Resource { path: "payment_intents", object: "p
 const REFUNDS: Resource = Resource { path: "refunds", object: "refund", param: "refund" };
 const DISPUTES: Resource = Resource { path: "disputes", object: "dispute", param: "dispute" };
 
-type Shared = State<Arc<Mutex<Store>>>;
+pub(crate) type Shared = State<Arc<Mutex<Store>>>;
 
 pub(crate) fn stripe_error(
     status: StatusCode,
@@ -107,7 +110,7 @@ fn rate_limited() -> Response {
 }
 
 /// Stripe's 400 for a parameter it rejects.
-fn invalid_param((param, message): InvalidParam) -> Response {
+pub(crate) fn invalid_param((param, message): InvalidParam) -> Response {
     stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", &message, Some(&param), Some("parameter_invalid"))
 }
 
@@ -115,10 +118,24 @@ fn invalid_param((param, message): InvalidParam) -> Response {
 /// request without a test-mode key (no queued fault is used up on it), else
 /// a 429 past the rate limit, else the next queued fault, if any.
 async fn admit(store: &Mutex<Store>, request: RecordedRequest) -> Result<(), Response> {
-    if let Some(response) = unauthorized(&request) {
+    admit_in(store, request, Keys::TestOnly).await.map(drop)
+}
+
+/// Which keys a route takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keys {
+    /// Checkout and the money behind it: test-mode keys only.
+    TestOnly,
+    /// The catalog: either mode's keys, each seeing its own mode's objects.
+    EitherMode,
+}
+
+/// [`admit`], for a route taking `keys`: the key's mode when served.
+pub(crate) async fn admit_in(store: &Mutex<Store>, request: RecordedRequest, keys: Keys) -> Result<Mode, Response> {
+    let Some(mode) = authorized(&request, keys) else {
         lock(store).requests.push(request);
-        return Err(response);
-    }
+        return Err(unauthorized());
+    };
     let failure = {
         let mut store = lock(store);
         store.requests.push(request);
@@ -128,10 +145,10 @@ async fn admit(store: &Mutex<Store>, request: RecordedRequest) -> Result<(), Res
         store.failures.pop_front()
     };
     match failure {
-        None => Ok(()),
+        None => Ok(mode),
         Some(Failure::Delay(d)) => {
             tokio::time::sleep(d).await;
-            Ok(())
+            Ok(mode)
         }
         Some(Failure::Status(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -140,7 +157,13 @@ async fn admit(store: &Mutex<Store>, request: RecordedRequest) -> Result<(), Res
     }
 }
 
-fn recorded(method: &str, path: String, query: Option<String>, headers: &HeaderMap, body: &[u8]) -> RecordedRequest {
+pub(crate) fn recorded(
+    method: &str,
+    path: String,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> RecordedRequest {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     RecordedRequest {
         method: method.into(),
@@ -152,31 +175,38 @@ fn recorded(method: &str, path: String, query: Option<String>, headers: &HeaderM
     }
 }
 
-/// Stripe's 401 for a request without a test-mode key; `None` when authorized.
-fn unauthorized(request: &RecordedRequest) -> Option<Response> {
-    match request.bearer.as_deref() {
-        Some(key) if key.starts_with("sk_test_") || key.starts_with("rk_test_") => None,
-        _ => Some(stripe_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            "Invalid API Key provided (the fake Stripe takes only test-mode keys).",
-            None,
-            None,
-        )),
+/// The mode of the request's key; `None` (Stripe's 401) for a key the route
+/// does not take: no key, not a secret or restricted key, live mode outside the catalog.
+fn authorized(request: &RecordedRequest, keys: Keys) -> Option<Mode> {
+    match (request.bearer.as_deref().and_then(Mode::of_key), keys) {
+        (Some(Mode::Test), _) => Some(Mode::Test),
+        (Some(Mode::Live), Keys::EitherMode) => Some(Mode::Live),
+        _ => None,
     }
 }
 
+fn unauthorized() -> Response {
+    stripe_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_request_error",
+        "Invalid API Key provided (the fake Stripe takes test-mode keys, and live-mode keys for products, prices \
+         and shipping rates only).",
+        None,
+        None,
+    )
+}
+
 /// A POST that got past [`admit`] and its idempotency key.
-struct Posted {
+pub(crate) struct Posted {
     /// `"POST {path}"`, what an idempotency key is tied to.
     endpoint: String,
-    form: Vec<(String, String)>,
+    pub(crate) form: Vec<(String, String)>,
     key: Option<String>,
 }
 
 impl Posted {
     /// Saves the successful answer under the request's idempotency key.
-    fn remember(&self, store: &mut Store, body: &Value) {
+    pub(crate) fn remember(&self, store: &mut Store, body: &Value) {
         idempotency::remember(store, self.key.as_deref(), &self.endpoint, &self.form, body);
     }
 }
@@ -187,16 +217,25 @@ async fn admit_post(
     store: &Mutex<Store>,
     request: RecordedRequest,
 ) -> Result<(MutexGuard<'_, Store>, Posted), Response> {
+    admit_post_in(store, request, Keys::TestOnly).await.map(|(store, posted, _)| (store, posted))
+}
+
+/// [`admit_post`] for a route taking `keys`, with the key's mode.
+pub(crate) async fn admit_post_in(
+    store: &Mutex<Store>,
+    request: RecordedRequest,
+    keys: Keys,
+) -> Result<(MutexGuard<'_, Store>, Posted, Mode), Response> {
     let posted = Posted {
         endpoint: format!("POST {}", request.path),
         form: request.form.clone(),
         key: request.idempotency_key.clone(),
     };
-    admit(store, request).await?;
+    let mode = admit_in(store, request, keys).await?;
     let store = lock(store);
     match idempotency::check(&store, posted.key.as_deref(), &posted.endpoint, &posted.form) {
         Some(answer) => Err(answer),
-        None => Ok((store, posted)),
+        None => Ok((store, posted, mode)),
     }
 }
 
@@ -263,7 +302,7 @@ fn no_such_session(id: &str) -> Response {
 }
 
 /// Stripe's 404 for an id it does not know.
-fn no_such(object: &str, id: &str, param: &str) -> Response {
+pub(crate) fn no_such(object: &str, id: &str, param: &str) -> Response {
     let message = format!("No such {object}: '{id}'");
     stripe_error(StatusCode::NOT_FOUND, "invalid_request_error", &message, Some(param), Some("resource_missing"))
 }
@@ -273,7 +312,7 @@ fn no_such(object: &str, id: &str, param: &str) -> Response {
 /// A dotted path (`payment_intent.latest_charge`) expands each step in turn,
 /// inside the object the step before expanded, as Stripe does. Other paths
 /// are left as they are.
-fn expand_ids(store: &Store, object: &mut Value, query: &[(String, String)]) {
+pub(crate) fn expand_ids(store: &Store, object: &mut Value, query: &[(String, String)]) {
     for (_, path) in query.iter().filter(|(k, _)| k.starts_with("expand")) {
         expand_path(store, object, &mut path.split('.'));
     }

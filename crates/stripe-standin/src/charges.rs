@@ -179,10 +179,19 @@ fn new_charge(payment_intent: &Value, customer: &Value, method: &str, now: i64) 
 
 /// Which kind of object an id names, by its prefix.
 pub(crate) fn kind_of(id: &str) -> Option<&'static str> {
-    [("ch_", "charge"), ("pi_", "payment_intent"), ("re_", "refund"), ("dp_", "dispute"), ("cs_", "checkout.session")]
-        .into_iter()
-        .find(|(prefix, _)| id.starts_with(prefix))
-        .map(|(_, kind)| kind)
+    [
+        ("ch_", "charge"),
+        ("pi_", "payment_intent"),
+        ("re_", "refund"),
+        ("dp_", "dispute"),
+        ("cs_", "checkout.session"),
+        ("prod_", "product"),
+        ("price_", "price"),
+        ("shr_", "shipping_rate"),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| id.starts_with(prefix))
+    .map(|(_, kind)| kind)
 }
 
 impl Store {
@@ -193,6 +202,7 @@ impl Store {
             "payment_intent" => self.payment_intents.get(id),
             "refund" => self.refunds.get(id),
             "dispute" => self.disputes.get(id),
+            "product" | "price" | "shipping_rate" => self.catalog.get(id),
             _ => self.sessions.get(id),
         }
     }

@@ -1,6 +1,7 @@
 //! [`FakeStripe`]: starting the stand-in, and what tests ask of it.
 
 use crate::api::{Failure, RecordedRequest, api_router};
+use crate::catalog::{Mode, PRICES, PRODUCTS, SHIPPING_RATES};
 use crate::charges::{RefundError, event_object_kind, kind_of};
 use crate::hosted::{HostedCheckout, WebhookDelivery, hosted_router};
 use crate::objects::event_for;
@@ -29,7 +30,9 @@ impl Drop for FakeStripe {
 
 /// Settings for [`FakeStripe::start`].
 pub struct FakeStripeOptions {
+    /// Test-mode prices, each with a product named as the price.
     pub prices: Vec<FakePrice>,
+    /// Test-mode fixed-amount shipping rates: id and amount, in the first price's currency (else yen).
     pub shipping_rates: Vec<(String, i64)>,
     pub lenient_prices: bool,
     /// Where session `url`s point (the hosted page). Default: Stripe's real host.
@@ -97,14 +100,19 @@ impl FakeStripe {
             (None, Some(h)) => format!("http://{address}{}", h.route.trim_end_matches('/')),
             (None, None) => "https://checkout.stripe.com/c/pay".into(),
         };
-        let store = Store {
-            prices: options.prices.into_iter().map(|p| (p.id.clone(), p)).collect(),
-            shipping_rates: options.shipping_rates.into_iter().collect(),
+        let mut store = Store {
             lenient_prices: options.lenient_prices,
             hosted_base,
             rate_limit: options.rate_limit,
             ..Store::default()
         };
+        for price in &options.prices {
+            store.catalog.put_price(Mode::Test, price);
+        }
+        let currency = options.prices.first().map_or("jpy", |p| p.currency.as_str());
+        for (id, amount) in &options.shipping_rates {
+            store.catalog.put_shipping_rate(Mode::Test, id, "Shipping", *amount, currency);
+        }
         let store = Arc::new(Mutex::new(store));
         let mut app = api_router(store.clone());
         if let Some(hosted) = hosted {
@@ -264,7 +272,41 @@ impl FakeStripe {
     /// through the shop. In the catalog's currency.
     pub fn charge_without_session(&self, amount: i64) -> String {
         let mut store = self.store();
-        let currency = store.prices.values().next().map_or_else(|| "jpy".to_owned(), |p| p.currency.clone());
+        let currency = store.catalog.first_currency().unwrap_or_else(|| "jpy".to_owned());
         store.charge_without_session(amount, &currency)
+    }
+
+    /// Puts a price `price.id` (replacing any of that id) in `mode`, with a
+    /// new product named `price.name`, as if made in the Dashboard. Returns
+    /// the price; its `product` is the new product's id. Test-mode prices
+    /// can be bought through Checkout.
+    pub fn put_price(&self, mode: Mode, price: &FakePrice) -> Value {
+        self.store().catalog.put_price(mode, price)
+    }
+
+    /// Puts a fixed-amount shipping rate `id` (replacing any of that id) in `mode`. Returns it.
+    pub fn put_shipping_rate(&self, mode: Mode, id: &str, display_name: &str, amount: i64, currency: &str) -> Value {
+        self.store().catalog.put_shipping_rate(mode, id, display_name, amount, currency)
+    }
+
+    /// Changes a product, price or shipping rate in place, as the Dashboard
+    /// would (e.g. `active: false` archives it). `None` when there is no such object.
+    pub fn update_catalog_object(&self, id: &str, change: impl FnOnce(&mut Value)) -> Option<Value> {
+        let mut store = self.store();
+        let object = store.catalog.get_mut(id)?;
+        change(object);
+        Some(object.clone())
+    }
+
+    /// The products, prices and shipping rates of `mode` (`object`:
+    /// `product`, `price` or `shipping_rate`), newest first.
+    pub fn catalog_objects(&self, mode: Mode, object: &str) -> Vec<Value> {
+        let kind = match object {
+            "product" => &PRODUCTS,
+            "price" => &PRICES,
+            "shipping_rate" => &SHIPPING_RATES,
+            _ => return Vec::new(),
+        };
+        self.store().catalog.list(kind, mode, |_| true)
     }
 }

@@ -14,6 +14,12 @@
 //! - `GET /v1/payment_intents/{id}`, `GET /v1/charges/{id}`,
 //!   `GET /v1/refunds/{id}`, `GET /v1/disputes/{id}` (`expand[]` of their
 //!   id fields: `latest_charge`, `payment_intent`, `charge`).
+//! - products, prices and shipping rates (module `catalog`): `GET`, `POST`
+//!   and list of `/v1/products`, `/v1/prices` (`expand[]=product`),
+//!   `/v1/shipping_rates`, kept per mode: these routes take live-mode keys
+//!   too (every other route only test-mode ones), and each key sees only its
+//!   own mode's objects, as on Stripe. Checkout prices sessions from the
+//!   test-mode ones; [`FakeStripe::put_price`] adds to them.
 //!
 //! Paying a session creates its PaymentIntent and Charge (a delayed payment:
 //! the PaymentIntent waits for the buyer and the Charge comes when it
@@ -44,6 +50,7 @@
 //! delivery).
 
 mod api;
+mod catalog;
 mod charges;
 mod expiry;
 mod fake;
@@ -58,6 +65,7 @@ mod store;
 mod tests;
 
 pub use api::{Failure, RecordedRequest};
+pub use catalog::Mode;
 pub use charges::{DisputeError, RefundError};
 pub use fake::{FakeStripe, FakeStripeOptions};
 pub use hosted::{HostedCheckout, WebhookDelivery};

@@ -130,8 +130,8 @@ fn price_line_items(store: &Store, form: &[(String, String)]) -> Result<Cart, In
             .ok_or_else(|| missing(&quantity_param))?
             .parse()
             .map_err(|_| (quantity_param.clone(), "Invalid integer.".into()))?;
-        let price = match store.prices.get(price_id) {
-            Some(p) => p.clone(),
+        let price = match store.catalog.checkout_price(price_id) {
+            Some(p) => p,
             None if store.lenient_prices && price_id.starts_with("price_") => {
                 FakePrice::new(price_id, price_id, 1000, "jpy")
             }
@@ -153,7 +153,7 @@ fn price_line_items(store: &Store, form: &[(String, String)]) -> Result<Cart, In
 }
 
 /// `metadata[key]` parameters as the session's `metadata` object.
-fn parse_metadata(form: &[(String, String)]) -> Map<String, Value> {
+pub(crate) fn parse_metadata(form: &[(String, String)]) -> Map<String, Value> {
     form.iter()
         .filter_map(|(k, v)| {
             let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
@@ -173,10 +173,8 @@ fn parse_allowed_countries(form: &[(String, String)]) -> Result<Vec<&str>, Inval
 
 /// The amount of a known shipping rate; lenient stores charge 500 for unknown ones.
 fn shipping_rate_amount(store: &Store, rate: &str) -> Result<i64, InvalidParam> {
-    let amount = store.shipping_rates.get(rate).or(store.lenient_prices.then_some(&500));
-    amount
-        .copied()
-        .ok_or_else(|| ("shipping_options[0][shipping_rate]".to_owned(), format!("No such shipping rate: '{rate}'")))
+    let amount = store.catalog.shipping_amount(rate).or(store.lenient_prices.then_some(500));
+    amount.ok_or_else(|| ("shipping_options[0][shipping_rate]".to_owned(), format!("No such shipping rate: '{rate}'")))
 }
 
 /// The fields of a new open session that override the fixture's.

@@ -1,9 +1,9 @@
 //! The state the API routes, the hosted page and the [`FakeStripe`](crate::FakeStripe) handle share.
 
 use crate::api::{Failure, RecordedRequest};
+use crate::catalog::Catalog;
 use crate::hosted::WebhookDelivery;
 use crate::idempotency::Saved;
-use crate::prices::FakePrice;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -22,8 +22,8 @@ pub(crate) struct Store {
     pub(crate) disputes: BTreeMap<String, Value>,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) failures: VecDeque<Failure>,
-    pub(crate) prices: BTreeMap<String, FakePrice>,
-    pub(crate) shipping_rates: BTreeMap<String, i64>,
+    /// Products, prices and shipping rates, both modes.
+    pub(crate) catalog: Catalog,
     /// Accept prices it does not know (the local stand-in, for any organizer's catalog).
     pub(crate) lenient_prices: bool,
     pub(crate) hosted_base: String,

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod catalog;
 mod money;
 
 const KEY: &str = "Bearer sk_test_standin";

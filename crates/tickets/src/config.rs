@@ -61,6 +61,17 @@ pub struct Config {
     site_origin: Option<String>,
     refund_returns_capacity: bool,
     revoke_on_dispute: bool,
+    votekey_source: VotekeySource,
+}
+
+/// Where votekeys come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VotekeySource {
+    /// Drawn at random in Wuhu's format (`votekey_prefix`, `votekey_length`).
+    #[default]
+    Generate,
+    /// Imported from Wuhu (`tdf-admin votekeys import`) and handed out in order.
+    Pool,
 }
 
 /// How the buyer's email is sent and worded.
@@ -71,6 +82,9 @@ pub struct EmailSettings {
     pub configuration_set: Option<String>,
     pub event_name: Option<String>,
     pub wuhu_url: Option<HttpsUrl>,
+    /// The Wuhu page with the registration form, when `wuhu_url` names no
+    /// `page=` (the email's default is Wuhu's `Login`).
+    pub wuhu_register_page: Option<String>,
     pub subject: Option<String>,
     pub intro: Option<String>,
     pub subject_ja: Option<String>,
@@ -159,6 +173,16 @@ fn votekey_format(keys: &Keys) -> Result<VotekeyFormat, ConfigError> {
     VotekeyFormat::new(prefix, length).map_err(|e| ConfigError::invalid("votekey_prefix/votekey_length", e.to_string()))
 }
 
+fn votekey_source(keys: &Keys) -> Result<VotekeySource, ConfigError> {
+    match keys.optional_str("votekey_source")? {
+        None | Some("generate") => Ok(VotekeySource::Generate),
+        Some("pool") => Ok(VotekeySource::Pool),
+        Some(other) => {
+            Err(ConfigError::invalid("votekey_source", format!("\"{other}\" is neither \"generate\" nor \"pool\"")))
+        }
+    }
+}
+
 impl EmailSettings {
     fn from_keys(keys: &Keys) -> Result<EmailSettings, ConfigError> {
         let text = |key: &str| keys.optional_str(key).map(|v| v.map(str::to_owned));
@@ -168,6 +192,7 @@ impl EmailSettings {
             configuration_set: text("ses_configuration_set")?,
             event_name: text("event_name")?,
             wuhu_url: keys.optional_str("wuhu_url")?.map(|s| HttpsUrl::parse_link("wuhu_url", s)).transpose()?,
+            wuhu_register_page: text("wuhu_register_page")?,
             subject: text("email_subject")?,
             intro: text("email_intro")?,
             subject_ja: text("email_subject_ja")?,
@@ -224,6 +249,7 @@ impl Config {
             locale: locale(&keys)?,
             payment_method_types: payment_method_types(&keys)?,
             votekey_format: votekey_format(&keys)?,
+            votekey_source: votekey_source(&keys)?,
             email: EmailSettings::from_keys(&keys)?,
             success_url: HttpsUrl::parse("success_url", keys.required_str("success_url")?)?,
             cancel_url: HttpsUrl::parse("cancel_url", keys.required_str("cancel_url")?)?,
@@ -272,6 +298,9 @@ impl Config {
     }
     pub fn votekey_format(&self) -> &VotekeyFormat {
         &self.votekey_format
+    }
+    pub fn votekey_source(&self) -> VotekeySource {
+        self.votekey_source
     }
     /// How long a started checkout holds its tickets (default 35).
     pub fn hold_minutes(&self) -> u32 {

@@ -36,7 +36,7 @@ pub(crate) mod dynamo;
 #[cfg(any(test, feature = "doubles"))]
 pub mod memory;
 
-pub use dynamo::DynamoLedger;
+pub use dynamo::{DynamoLedger, order_from_item};
 
 use crate::BoxFuture;
 use crate::stripe::PostalAddress;
@@ -238,6 +238,21 @@ pub struct OrderRecord {
     pub standing: Standing,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation_emailed_at: Option<i64>,
+    /// The votekey email sent again by the organizer (`tdf-admin orders
+    /// resend`): how often, the last time and to whom.
+    #[serde(flatten)]
+    pub resent: Resends,
+}
+
+/// The organizer's resends of an order's votekey email (same key, never a new one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resends {
+    #[serde(default, rename = "resend_count", skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+    #[serde(default, rename = "resent_at", skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<i64>,
+    #[serde(default, rename = "resent_to", skip_serializing_if = "Option::is_none")]
+    pub last_to: Option<String>,
 }
 
 /// The part of an order refunds and disputes change. The ledger replaces it
@@ -351,6 +366,22 @@ pub trait Ledger: Send + Sync {
         &'a self,
         payment_intent: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>>;
+
+    /// Records that the votekey email of an `emailed` order was sent again
+    /// (to `to`, with the order's own key `votekey`): the count, time and
+    /// address of the last resend. `Ok(false)`: the order is not (or no
+    /// longer) emailed with that key, and nothing was written. Ledgers used
+    /// only by the Lambdas' tests may leave it out.
+    fn record_resend<'a>(
+        &'a self,
+        session_id: &'a str,
+        votekey: &'a str,
+        to: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        let _ = (session_id, votekey, to, now);
+        Box::pin(async { Err(LedgerFault("this ledger does not record resends".into())) })
+    }
 
     /// Marks the claimed notice sent. `Ok(false)` if the claim was lost
     /// (expired and taken over) meanwhile.

@@ -21,6 +21,7 @@ pub mod lang;
 pub mod ledger;
 pub mod mail;
 pub mod order;
+pub mod pool;
 pub mod runtime;
 pub mod session;
 pub mod stripe;

@@ -97,13 +97,15 @@ pub async fn fulfill_from_env() -> Result<Fulfill, StartupError> {
     let aws = aws_config().await;
     let config = config_cache(Some(&aws))?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let ledger = Arc::new(DynamoLedger::new(dynamodb.clone(), table.clone()));
     Ok(Fulfill::new(
         Arc::new(config),
         Arc::new(stripe_api()),
-        Arc::new(DynamoLedger::new(dynamodb.clone(), table.clone())),
+        ledger.clone(),
         Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&aws))),
     )
-    .with_inventory(Arc::new(DynamoInventory::new(dynamodb, table))))
+    .with_inventory(Arc::new(DynamoInventory::new(dynamodb, table)))
+    .with_votekey_pool(ledger))
 }
 
 /// Is this Lambda event EventBridge's scheduled tick (the sweeper's)?

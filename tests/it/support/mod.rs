@@ -62,8 +62,6 @@ pub fn event_json(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// A built binary of this workspace (`cargo build --bins` first; `scripts/test` does).
-/// `TDF_BIN_DIR` points at another profile's output, e.g. `target/release`.
 /// One function container under the Lambda Runtime API emulator: the
 /// binary's process and the emulator feeding it, with AWS behind a counting
 /// proxy (moto behind that) and Stripe at the stand-in.
@@ -122,6 +120,9 @@ impl Container {
     }
 }
 
+/// A built binary of this workspace (`checkout`, `fulfill`, `tdf-admin`):
+/// `cargo build --workspace --bins` first (`scripts/test` does).
+/// `TDF_BIN_DIR` points at another profile's output, e.g. `target/release`.
 pub fn binary(name: &str) -> PathBuf {
     let dir = match std::env::var_os("TDF_BIN_DIR") {
         Some(dir) => PathBuf::from(dir),

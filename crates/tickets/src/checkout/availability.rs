@@ -4,7 +4,8 @@
 
 use super::Checkout;
 use crate::config::{Catalog, Config, SaleClosed, Ticket};
-use crate::inventory::{CounterKey, Counts};
+use crate::inventory::{CounterKey, Counts, Inventory};
+use crate::ledger::LedgerFault;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
@@ -152,35 +153,55 @@ impl Checkout {
         }
         let unavailable = (StatusCode::SERVICE_UNAVAILABLE, "availability is not known right now; try again");
         let config = self.config.current().await.map_err(|_| unavailable)?;
-        let counters = counters(config.catalog());
-        let counts = match (&self.inventory, counters.is_empty()) {
-            (_, true) => Vec::new(),
-            (Some(inventory), false) => {
-                let keys: Vec<CounterKey> = counters.iter().map(|(k, _)| k.clone()).collect();
-                inventory.counts(&keys).await.map_err(|e| {
-                    tracing::error!(route = "availability", error = %e, "reading the counters failed");
-                    unavailable
-                })?
+        availability_report(&config, self.inventory.as_deref(), (self.clock)()).await.map_err(|e| {
+            match &e {
+                AvailabilityFault::Counters(_) => {
+                    tracing::error!(route = "availability", error = %e, "reading the counters failed")
+                }
+                AvailabilityFault::NoInventory => {
+                    tracing::error!(route = "availability", "capacity is configured but ORDERS_TABLE is not set")
+                }
             }
-            (None, false) => {
-                tracing::error!(route = "availability", "capacity is configured but ORDERS_TABLE is not set");
-                return Err(unavailable);
-            }
-        };
-        let figures = Figures { counters: &counters, counts: &counts };
-        let now = (self.clock)();
-        let tickets: Map<String, Value> = config
-            .catalog()
-            .tickets()
-            .iter()
-            .map(|t| (t.id().to_string(), figures.ticket_json(&config, t, now)))
-            .collect();
-        let groups: Map<String, Value> = config
-            .catalog()
-            .capacity_groups()
-            .iter()
-            .map(|(name, _)| (name.clone(), figures.json(&CounterKey::group(name))))
-            .collect();
-        Ok(json!({ "tickets": tickets, "capacity_groups": groups, "generated_at": now }))
+            unavailable
+        })
     }
+}
+
+/// Why the availability figures could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AvailabilityFault {
+    #[error("the config limits tickets but no inventory (orders table) was given")]
+    NoInventory,
+    #[error("reading the counters: {0}")]
+    Counters(#[from] LedgerFault),
+}
+
+/// The `GET /availability` JSON (without HTTP): per ticket, capacity group
+/// and option choice, `capacity`/`sold`/`held`/`available` from the
+/// inventory's counters, at `now`. The organizer's `tdf-admin orders stats`
+/// shows these very figures.
+pub async fn availability_report(
+    config: &Config,
+    inventory: Option<&dyn Inventory>,
+    now: i64,
+) -> Result<Value, AvailabilityFault> {
+    let counters = counters(config.catalog());
+    let counts = match (inventory, counters.is_empty()) {
+        (_, true) => Vec::new(),
+        (Some(inventory), false) => {
+            let keys: Vec<CounterKey> = counters.iter().map(|(k, _)| k.clone()).collect();
+            inventory.counts(&keys).await?
+        }
+        (None, false) => return Err(AvailabilityFault::NoInventory),
+    };
+    let figures = Figures { counters: &counters, counts: &counts };
+    let tickets: Map<String, Value> =
+        config.catalog().tickets().iter().map(|t| (t.id().to_string(), figures.ticket_json(config, t, now))).collect();
+    let groups: Map<String, Value> = config
+        .catalog()
+        .capacity_groups()
+        .iter()
+        .map(|(name, _)| (name.clone(), figures.json(&CounterKey::group(name))))
+        .collect();
+    Ok(json!({ "tickets": tickets, "capacity_groups": groups, "generated_at": now }))
 }

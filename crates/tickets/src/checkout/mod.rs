@@ -3,6 +3,7 @@
 //! capacity (see [`crate::inventory`]). Also `GET /availability`.
 
 mod availability;
+pub use availability::{AvailabilityFault, availability_report};
 #[cfg(test)]
 mod tests;
 mod wording;

@@ -599,3 +599,21 @@ fn cancellation_email_overrides_are_read() {
     let err = parse(&with(tdf(), "email_intro_cancelled_ja", json!(1))).unwrap_err().to_string();
     assert_eq!(err, "config key `email_intro_cancelled_ja`: must be a string");
 }
+
+#[test]
+fn votekey_source_is_generate_or_pool() {
+    use crate::config::VotekeySource;
+    assert_eq!(parse(&tdf()).unwrap().votekey_source(), VotekeySource::Generate);
+    assert_eq!(parse(&with(tdf(), "votekey_source", json!("pool"))).unwrap().votekey_source(), VotekeySource::Pool);
+    let bad = parse(&with(tdf(), "votekey_source", json!("wuhu"))).unwrap_err();
+    assert!(bad.to_string().contains("votekey_source"), "{bad}");
+}
+
+#[test]
+fn wuhu_register_page_is_optional_text() {
+    assert_eq!(parse(&tdf()).unwrap().email().wuhu_register_page, None);
+    let config = parse(&with(tdf(), "wuhu_register_page", json!(" Register "))).unwrap();
+    assert_eq!(config.email().wuhu_register_page.as_deref(), Some("Register"));
+    let bad = parse(&with(tdf(), "wuhu_register_page", json!(1))).unwrap_err();
+    assert!(bad.to_string().contains("wuhu_register_page"), "{bad}");
+}

@@ -41,7 +41,10 @@ impl Wording for English {
     }
 
     fn wuhu_sentence(&self) -> UrlSentence {
-        UrlSentence { before: "Use this votekey to register at ", after: " to vote in the competitions." }
+        UrlSentence {
+            before: "Register at Wuhu with your votekey: ",
+            after: "\nOnce registered, you can vote in the competitions.",
+        }
     }
 
     fn votekey_closing(&self, event: Option<&str>) -> String {

@@ -40,7 +40,8 @@ impl Wording for Japanese {
 
     fn wuhu_sentence(&self) -> UrlSentence {
         UrlSentence {
-            before: "", after: " でこの投票キーを使ってユーザー登録すると、コンポの投票に参加できます。"
+            before: "こちらから投票キーで Wuhu にユーザー登録してください：",
+            after: "\n登録すると、コンポの投票に参加できます。",
         }
     }
 

@@ -12,6 +12,9 @@ mod en;
 mod ja;
 #[cfg(test)]
 mod tests;
+mod wuhu;
+
+pub use wuhu::{DEFAULT_REGISTER_PAGE as DEFAULT_WUHU_REGISTER_PAGE, register_url as wuhu_register_url};
 
 use std::fmt::Write as _;
 
@@ -60,7 +63,8 @@ trait Wording: Sync {
     fn votekey_label(&self) -> &'static str;
     fn ticket_label(&self) -> &'static str;
     fn shipping_heading(&self) -> &'static str;
-    /// Around the Wuhu (party voting system) URL.
+    /// Around the link to Wuhu's (the party voting system's) registration
+    /// form with the votekey filled in.
     fn wuhu_sentence(&self) -> UrlSentence;
     fn votekey_closing(&self, event: Option<&str>) -> String;
 
@@ -117,7 +121,12 @@ pub struct VotekeyEmail<'a> {
     pub options: &'a [(&'a str, &'a str)],
     /// Recipient name and address, as Stripe Checkout collected them.
     pub shipping: Option<(&'a str, &'a PostalAddress)>,
+    /// The Wuhu party site; the email links to its registration form with
+    /// the votekey filled in ([`wuhu_register_url`]).
     pub wuhu_url: Option<&'a str>,
+    /// The Wuhu page with the registration form when `wuhu_url` names none;
+    /// [`DEFAULT_WUHU_REGISTER_PAGE`] when `None` or blank.
+    pub wuhu_register_page: Option<&'a str>,
     pub subject_override: Option<&'a str>,
     pub intro_override: Option<&'a str>,
 }
@@ -188,7 +197,8 @@ pub fn render_votekey(email: &VotekeyEmail<'_>) -> RenderedEmail {
         });
     }
     if let Some(url) = present(email.wuhu_url) {
-        body.push(Block::with_url(wording.wuhu_sentence(), url));
+        let page = present(email.wuhu_register_page).unwrap_or(DEFAULT_WUHU_REGISTER_PAGE);
+        body.push(Block::with_url(wording.wuhu_sentence(), &wuhu_register_url(url, page, email.votekey)));
     }
 
     Letter {

@@ -28,6 +28,7 @@ fn votekey_email<'a>(
         options,
         shipping,
         wuhu_url: Some("https://party.example/wuhu/"),
+        wuhu_register_page: None,
         subject_override: None,
         intro_override: None,
     }
@@ -130,8 +131,10 @@ fn votekey_email_speaks_the_buyers_language() {
         assert_contains(&japanese.text, expected);
     }
     assert_contains(&japanese.html, "<html lang=\"ja\">");
+    // The Wuhu link's query is Wuhu's, not prose.
+    let prose = japanese.text.replace(WUHU_LINK, "");
     for english_word in ["Ticket", "Hi ", "votekey", "Shipping"] {
-        assert_lacks(&japanese.text, english_word);
+        assert_lacks(&prose, english_word);
     }
 }
 
@@ -186,21 +189,130 @@ fn no_shipping_block_without_shipping() {
     assert_lacks(&english.html, "<h2");
 }
 
+/// What [`votekey_email`]'s Wuhu site and key make.
+const WUHU_LINK: &str = "https://party.example/wuhu/index.php?page=Login&votekey=TDF-BCDFGHJK";
+
 #[test]
 fn wuhu_link_only_when_set() {
     let with = render_votekey(&votekey_email(EmailLanguage::English, &[], None));
-    assert_contains(&with.text, "Use this votekey to register at https://party.example/wuhu/");
-    assert_contains(&with.html, "<a href=\"https://party.example/wuhu/\"");
+    assert_contains(&with.text, &format!("Register at Wuhu with your votekey: {WUHU_LINK}\n"));
+    assert_contains(&with.text, "Once registered, you can vote in the competitions.");
+    assert_contains(&with.html, "<a href=\"https://party.example/wuhu/index.php?page=Login&amp;votekey=TDF-BCDFGHJK\"");
+
+    let japanese = render_votekey(&votekey_email(EmailLanguage::Japanese, &[], None));
+    assert_contains(&japanese.text, &format!("こちらから投票キーで Wuhu にユーザー登録してください：{WUHU_LINK}\n"));
+    assert_contains(&japanese.text, "登録すると、コンポの投票に参加できます。");
+    assert_contains(&japanese.html, "page=Login&amp;votekey=TDF-BCDFGHJK\"");
 
     let without = render_votekey(&VotekeyEmail { wuhu_url: None, ..votekey_email(EmailLanguage::English, &[], None) });
-    assert_lacks(&without.text, "register at");
-    assert_lacks(&without.html, "register at");
+    assert_lacks(&without.text, "Register at");
+    assert_lacks(&without.html, "Register at");
     assert_lacks(&without.html, "<a ");
 
     let blank =
         render_votekey(&VotekeyEmail { wuhu_url: Some("  "), ..votekey_email(EmailLanguage::Japanese, &[], None) });
     assert_lacks(&blank.html, "<a ");
     assert_lacks(&blank.text, "ユーザー登録");
+}
+
+#[test]
+fn wuhu_link_sits_after_the_shipping_address_in_both_bodies() {
+    let address = tokyo_address();
+    for (language, closing) in [(EmailLanguage::English, "See you at"), (EmailLanguage::Japanese, "会場でお会い")]
+    {
+        let email = render_votekey(&votekey_email(language, &[], Some((RECIPIENT, &address))));
+        for body in [&email.text, &email.html] {
+            let shipping = body.find("150-0041").unwrap();
+            let link = body.find("votekey=TDF-BCDFGHJK").unwrap();
+            let closing = body.find(closing).unwrap();
+            assert!(shipping < link && link < closing, "{body}");
+        }
+    }
+}
+
+#[test]
+fn wuhu_link_uses_the_organizers_register_page_and_escapes_the_key() {
+    let email = render_votekey(&VotekeyEmail {
+        votekey: "AB&C<D>\"E F",
+        wuhu_url: Some("http://wuhu.party.lan/"),
+        wuhu_register_page: Some("Register"),
+        ..votekey_email(EmailLanguage::English, &[], None)
+    });
+    let link = "http://wuhu.party.lan/index.php?page=Register&votekey=AB%26C%3CD%3E%22E%20F";
+    assert_contains(&email.text, link);
+    let href = "http://wuhu.party.lan/index.php?page=Register&amp;votekey=AB%26C%3CD%3E%22E%20F";
+    assert_contains(&email.html, &format!("<a href=\"{href}\" style=\"{HTML_LINK_STYLE}\">{href}</a>"));
+
+    // A `page=` in `wuhu_url` wins over `wuhu_register_page`.
+    let email = render_votekey(&VotekeyEmail {
+        wuhu_url: Some("http://wuhu/index.php?page=Signup"),
+        wuhu_register_page: Some("Register"),
+        ..votekey_email(EmailLanguage::Japanese, &[], None)
+    });
+    assert_contains(&email.text, "http://wuhu/index.php?page=Signup&votekey=TDF-BCDFGHJK");
+    assert_lacks(&email.text, "Register");
+
+    // A blank page is the default one.
+    let email = render_votekey(&VotekeyEmail {
+        wuhu_register_page: Some(" "),
+        ..votekey_email(EmailLanguage::English, &[], None)
+    });
+    assert_contains(&email.text, WUHU_LINK);
+}
+
+#[test]
+fn wuhu_register_url_for_every_shape_of_wuhu_url() {
+    let cases = [
+        // The site root, with or without its slash.
+        ("http://wuhu.party.lan/", "http://wuhu.party.lan/index.php?page=Login&votekey=BCDF"),
+        ("http://wuhu.party.lan", "http://wuhu.party.lan/index.php?page=Login&votekey=BCDF"),
+        ("http://10.0.0.5:8080", "http://10.0.0.5:8080/index.php?page=Login&votekey=BCDF"),
+        // A directory, with or without its slash.
+        ("https://party.example/wuhu/", "https://party.example/wuhu/index.php?page=Login&votekey=BCDF"),
+        ("https://party.example/wuhu", "https://party.example/wuhu/index.php?page=Login&votekey=BCDF"),
+        // The script itself.
+        ("http://wuhu/index.php", "http://wuhu/index.php?page=Login&votekey=BCDF"),
+        ("http://wuhu/party/INDEX.PHP", "http://wuhu/party/INDEX.PHP?page=Login&votekey=BCDF"),
+        // A page already named: only the key is added.
+        ("http://wuhu/index.php?page=Register", "http://wuhu/index.php?page=Register&votekey=BCDF"),
+        ("http://wuhu/?page=Register", "http://wuhu/?page=Register&votekey=BCDF"),
+        ("http://wuhu/index.php?lang=ja&page=Register&", "http://wuhu/index.php?lang=ja&page=Register&votekey=BCDF"),
+        // A query without a page keeps its parameters and gets the page.
+        ("http://wuhu/index.php?lang=ja", "http://wuhu/index.php?lang=ja&page=Login&votekey=BCDF"),
+        ("http://wuhu/?lang=ja", "http://wuhu/index.php?lang=ja&page=Login&votekey=BCDF"),
+        ("http://wuhu/?", "http://wuhu/index.php?page=Login&votekey=BCDF"),
+        ("http://wuhu/index.php?page=", "http://wuhu/index.php?page=&page=Login&votekey=BCDF"),
+        ("http://wuhu/index.php?pages=2", "http://wuhu/index.php?pages=2&page=Login&votekey=BCDF"),
+        // A fragment stays last.
+        ("http://wuhu/#register", "http://wuhu/index.php?page=Login&votekey=BCDF#register"),
+        ("http://wuhu/index.php?page=Login#form", "http://wuhu/index.php?page=Login&votekey=BCDF#form"),
+        ("http://wuhu#", "http://wuhu/index.php?page=Login&votekey=BCDF#"),
+    ];
+    for (wuhu_url, expected) in cases {
+        assert_eq!(wuhu_register_url(wuhu_url, "Login", "BCDF"), expected, "{wuhu_url}");
+    }
+}
+
+#[test]
+fn wuhu_register_url_encodes_the_key_and_the_page() {
+    assert_eq!(
+        wuhu_register_url("http://wuhu/", "Login", "TDF-abc_1.2~"),
+        "http://wuhu/index.php?page=Login&votekey=TDF-abc_1.2~",
+        "unreserved characters stay as they are"
+    );
+    assert_eq!(
+        wuhu_register_url("http://wuhu/", "Login", "a&b=c#d?e+f%g/h i"),
+        "http://wuhu/index.php?page=Login&votekey=a%26b%3Dc%23d%3Fe%2Bf%25g%2Fh%20i"
+    );
+    assert_eq!(
+        wuhu_register_url("http://wuhu/", "Login", "キー"),
+        "http://wuhu/index.php?page=Login&votekey=%E3%82%AD%E3%83%BC"
+    );
+    assert_eq!(
+        wuhu_register_url("http://wuhu/", "Sign up&x", "K"),
+        "http://wuhu/index.php?page=Sign%20up%26x&votekey=K"
+    );
+    assert_eq!(wuhu_register_url("http://wuhu/", "  ", "K"), "http://wuhu/index.php?page=Login&votekey=K");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use super::Fulfill;
 use super::render::{self, outgoing};
-use crate::config::{Config, ConfigUnavailable};
+use crate::config::{Config, ConfigUnavailable, VotekeySource};
 use crate::inventory::{HOLD_METADATA_KEY, Hold};
 use crate::ledger::{ClaimOutcome, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse};
 use crate::mail::MailFault;
@@ -116,13 +116,15 @@ pub enum FulfillFault {
     LeaseTooShort,
     #[error("could not draw a votekey: {0}")]
     Votekey(String),
+    #[error("the votekey pool is empty: import more keys from Wuhu with `tdf-admin votekeys import`")]
+    PoolEmpty,
 }
 
 impl FulfillFault {
     pub fn status(&self) -> StatusCode {
         use FulfillFault::*;
         match self {
-            ConfigUnavailable(_) | NoSender | LeaseTooShort => StatusCode::SERVICE_UNAVAILABLE,
+            ConfigUnavailable(_) | NoSender | LeaseTooShort | PoolEmpty => StatusCode::SERVICE_UNAVAILABLE,
             Stripe(_) => StatusCode::BAD_GATEWAY,
             Ledger(_) | Mail(_) | Votekey(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -138,6 +140,7 @@ impl FulfillFault {
             Mail(_) => "mail_error",
             LeaseTooShort => "lease_too_short",
             Votekey(_) => "votekey_error",
+            PoolEmpty => "votekey_pool_empty",
         }
     }
 }
@@ -284,7 +287,7 @@ impl Fulfill {
             Err(outcome) => return Ok(outcome),
         };
         let rendered = match (letter, &claim.votekey) {
-            (Letter::Votekey(session), Some(votekey)) => render::votekey_email(config, session, details, votekey),
+            (Letter::Votekey(_), Some(votekey)) => render::votekey_email(config, details, votekey),
             (Letter::Cancellation(order), _) => {
                 render::cancellation_email(config, details, order.votekey.as_deref(), order.standing.refunded_amount)
             }
@@ -317,9 +320,7 @@ impl Fulfill {
             let votekey = match (notice, &kept_votekey) {
                 (Notice::PaymentFailed | Notice::Cancellation, _) => None,
                 (Notice::Votekey, Some(kept)) => Some(kept.clone()),
-                (Notice::Votekey, None) => {
-                    Some((self.draw_votekey)(config.votekey_format()).map_err(FulfillFault::Votekey)?)
-                }
+                (Notice::Votekey, None) => Some(self.fresh_votekey(config).await?),
             };
             let votekey_use = match (&votekey, &kept_votekey) {
                 (None, _) => VotekeyUse::None,
@@ -340,6 +341,17 @@ impl Fulfill {
             });
         }
         Err(FulfillFault::Votekey("every key drawn was taken".into()))
+    }
+
+    /// A key never given before: drawn at random, or the pool's next.
+    async fn fresh_votekey(&self, config: &Config) -> Result<String, FulfillFault> {
+        match config.votekey_source() {
+            VotekeySource::Generate => (self.draw_votekey)(config.votekey_format()).map_err(FulfillFault::Votekey),
+            VotekeySource::Pool => {
+                let pool = self.pool.as_deref().ok_or(FulfillFault::PoolEmpty)?;
+                pool.draw().await?.ok_or(FulfillFault::PoolEmpty)
+            }
+        }
     }
 
     /// Marks a notice sent. The email is out whatever happens here, so a

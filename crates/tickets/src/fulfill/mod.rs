@@ -15,17 +15,20 @@ mod machine;
 mod pages;
 mod refunds;
 mod render;
+mod resend;
 #[cfg(test)]
 mod tests;
 
 pub use holds::{SWEEP_GRACE_SECONDS, SweepReport};
 pub use http::FulfillError;
 pub use machine::{FulfillFault, Outcome, order_details, redact_emails};
+pub use resend::Resend;
 
 use crate::config::ConfigCache;
 use crate::inventory::Inventory;
 use crate::ledger::Ledger;
 use crate::mail::Mailer;
+use crate::pool::VotekeyPool;
 use crate::stripe::Payments;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +67,7 @@ pub struct Fulfill {
     ledger: Arc<dyn Ledger>,
     mailer: Arc<dyn Mailer>,
     inventory: Option<Arc<dyn Inventory>>,
+    pool: Option<Arc<dyn VotekeyPool>>,
     clock: Clock,
     timing: ClaimTiming,
     draw_votekey: VotekeyDraw,
@@ -82,6 +86,7 @@ impl Fulfill {
             ledger,
             mailer,
             inventory: None,
+            pool: None,
             clock: system_clock(),
             timing: ClaimTiming::default(),
             draw_votekey: random_votekeys(),
@@ -92,6 +97,12 @@ impl Fulfill {
     /// failed ones give theirs back, and the sweeper runs.
     pub fn with_inventory(mut self, inventory: Arc<dyn Inventory>) -> Fulfill {
         self.inventory = Some(inventory);
+        self
+    }
+
+    /// Where imported votekeys wait (config `"votekey_source": "pool"`).
+    pub fn with_votekey_pool(mut self, pool: Arc<dyn VotekeyPool>) -> Fulfill {
+        self.pool = Some(pool);
         self
     }
 

@@ -7,14 +7,11 @@ use crate::ledger::OrderDetails;
 use crate::mail::OutgoingEmail;
 use crate::stripe::SessionView;
 
-pub(super) fn votekey_email(
-    config: &Config,
-    session: &SessionView,
-    details: &OrderDetails,
-    votekey: &str,
-) -> RenderedEmail {
+/// The votekey email, from the order as recorded (the retrieved session's
+/// details), so a resend from the ledger says exactly what the first did.
+pub(super) fn votekey_email(config: &Config, details: &OrderDetails, votekey: &str) -> RenderedEmail {
     let settings = config.email();
-    let language = EmailLanguage::from_stripe_locale(session.locale.as_deref());
+    let language = EmailLanguage::from_stripe_locale(details.locale.as_deref());
     let ticket = details.ticket.as_deref().and_then(|id| config.catalog().ticket(id));
     let ticket_name =
         ticket.map_or_else(|| details.ticket.clone().unwrap_or_else(|| "Ticket".into()), |t| t.name().to_owned());
@@ -41,8 +38,12 @@ pub(super) fn votekey_email(
         votekey,
         ticket_name: &ticket_name,
         options: &options,
-        shipping: session.shipping.as_ref().map(|(name, address)| (name.as_str(), address)),
+        shipping: details
+            .shipping_address
+            .as_ref()
+            .map(|address| (details.shipping_name.as_deref().unwrap_or(""), address)),
         wuhu_url: settings.wuhu_url.as_ref().map(|u| u.as_str()),
+        wuhu_register_page: settings.wuhu_register_page.as_deref(),
         subject_override: subject,
         intro_override: intro,
     })

@@ -13,6 +13,7 @@ use crate::stripe::{PaymentStatus, PostalAddress, SessionLineItem, SessionView, 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 mod refunds;
+mod resend;
 
 const EXAMPLE: &str = include_str!("../../../../config.example.json");
 
@@ -531,4 +532,32 @@ async fn a_sweep_that_cannot_reach_stripe_releases_nothing() {
     bed.payments.fail_next(StripeFault::Timeout);
     assert!(bed.fulfill.sweep().await.is_err());
     assert_eq!(hold_status(&bed, &hold), HoldStatus::Held);
+}
+
+// ---------------------------------------------------------------- votekey pool
+
+#[tokio::test]
+async fn pool_keys_go_out_in_import_order_once_each_then_the_empty_pool_is_a_5xx() {
+    use crate::pool::VotekeyPool;
+    let bed = Bed::with_config(&with_keys(&[("votekey_source", "\"pool\"")]));
+    let pool: Arc<dyn VotekeyPool> = bed.ledger.clone();
+    let bed = bed.map(|f| f.with_votekey_pool(pool.clone()));
+    let keys: Vec<String> = ["WUHUKEY1", "WUHUKEY2"].map(String::from).to_vec();
+    let report = pool.import(&keys).await.unwrap();
+    assert_eq!((report.added, report.skipped, report.remaining), (2, 0, 2));
+    for (i, id) in ["cs_test_p1", "cs_test_p2"].into_iter().enumerate() {
+        bed.payments.put(paid(id));
+        assert_eq!(bed.fulfil(id).await.unwrap(), Outcome::Emailed);
+        assert_eq!(bed.votekey(id).as_deref(), Some(keys[i].as_str()));
+    }
+    bed.payments.put(paid("cs_test_p3"));
+    let empty = bed.fulfil("cs_test_p3").await.unwrap_err();
+    assert!(matches!(empty, FulfillFault::PoolEmpty), "{empty}");
+    assert_eq!(empty.status(), 503);
+    assert_eq!(bed.mailer.sent().len(), 2);
+    // Imported again (and a given key again): only the new one counts, and the waiting order gets it.
+    let report = pool.import(&["WUHUKEY1".into(), "WUHUKEY3".into()]).await.unwrap();
+    assert_eq!((report.added, report.skipped, report.remaining), (1, 1, 1));
+    assert_eq!(bed.fulfil("cs_test_p3").await.unwrap(), Outcome::Emailed);
+    assert_eq!(bed.votekey("cs_test_p3").as_deref(), Some("WUHUKEY3"));
 }

@@ -45,6 +45,7 @@ pub(crate) fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: st
     LedgerFault(format!("{what}: {}", crate::aws::describe(&e)))
 }
 
+mod pool;
 mod standing;
 
 /// An UpdateExpression under construction: `SET a = :a, … REMOVE b, …`.
@@ -134,6 +135,13 @@ pub(crate) fn number(item: &Item, key: &str) -> Option<i64> {
     item.get(key).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
+/// An order item of the table (`session#<id>`, as a Scan or GetItem returns
+/// it) as an [`OrderRecord`]; `None` for any other item (votekeys, counters,
+/// holds) or an order item missing its `session_id` or `status`.
+pub fn order_from_item(item: &HashMap<String, AttributeValue>) -> Option<OrderRecord> {
+    record_from_item(item)
+}
+
 fn record_from_item(item: &Item) -> Option<OrderRecord> {
     let address = item.get("shipping_address").and_then(|v| v.as_m().ok()).map(|m| {
         let part = |k: &str| text(m, k);
@@ -179,6 +187,11 @@ fn record_from_item(item: &Item) -> Option<OrderRecord> {
         message_id: text(item, "message_id"),
         standing: standing::from_item(item),
         cancellation_emailed_at: number(item, "cancellation_emailed_at"),
+        resent: super::Resends {
+            count: number(item, "resend_count"),
+            last_at: number(item, "resent_at"),
+            last_to: text(item, "resent_to"),
+        },
     })
 }
 
@@ -465,6 +478,43 @@ impl Ledger for DynamoLedger {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
         Box::pin(self.write_standing(details, change, now))
+    }
+
+    fn record_resend<'a>(
+        &'a self,
+        session_id: &'a str,
+        votekey: &'a str,
+        to: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move {
+            use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", order_key(session_id))
+                .update_expression(
+                    "SET resend_count = if_not_exists(resend_count, :zero) + :one, resent_at = :now, resent_to = :to",
+                )
+                .condition_expression("#status = :emailed AND votekey = :votekey")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":emailed", s(OrderStatus::Emailed.as_str()))
+                .expression_attribute_values(":votekey", s(votekey))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":to", s(to))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                    Ok(false)
+                }
+                Err(e) => Err(fault("UpdateItem (resend)", e)),
+            }
+        })
     }
 
     fn find_by_payment_intent<'a>(

@@ -12,6 +12,7 @@ use super::{
 use crate::BoxFuture;
 use crate::inventory::memory::InventoryState;
 use crate::inventory::{CounterKey, Counts, Hold, HoldStatus, Inventory, Limit, Reservation};
+use crate::pool::{ImportReport, VotekeyPool};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -28,6 +29,15 @@ pub struct LedgerState {
     /// Capacity counters and holds.
     #[serde(default)]
     pub inventory: InventoryState,
+    /// Imported votekeys in import order, and how many were handed out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pool: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pool_next: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +62,7 @@ impl StoredOrder {
             message_id: None,
             standing: Standing::default(),
             cancellation_emailed_at: None,
+            resent: Default::default(),
         };
         StoredOrder { record, updated_at: now, claim_token: None }
     }
@@ -192,6 +203,31 @@ impl LedgerState {
         true
     }
 
+    /// The pool's rules (see [`crate::pool`]): the next key, once.
+    pub fn draw_from_pool(&mut self) -> Option<String> {
+        let key = self.pool.get(self.pool_next).cloned()?;
+        self.pool_next += 1;
+        Some(key)
+    }
+
+    pub fn import_to_pool(&mut self, keys: &[String]) -> ImportReport {
+        let mut report = ImportReport::default();
+        for key in keys {
+            if self.pool.contains(key) || self.votekeys.contains_key(key) {
+                report.skipped += 1;
+            } else {
+                self.pool.push(key.clone());
+                report.added += 1;
+            }
+        }
+        report.remaining = self.pool_remaining();
+        report
+    }
+
+    pub fn pool_remaining(&self) -> u64 {
+        self.pool.len().saturating_sub(self.pool_next) as u64
+    }
+
     pub fn find_by_payment_intent(&self, payment_intent: &str) -> Option<String> {
         self.orders
             .values()
@@ -217,6 +253,19 @@ impl LedgerState {
 }
 
 impl LedgerState {
+    /// The votekey email sent again: see [`Ledger::record_resend`].
+    pub fn record_resend(&mut self, session_id: &str, votekey: &str, to: &str, now: i64) -> bool {
+        let Some(order) = self.orders.get_mut(session_id) else { return false };
+        let record = &mut order.record;
+        if record.status != OrderStatus::Emailed || record.votekey.as_deref() != Some(votekey) {
+            return false;
+        }
+        record.resent.count = Some(record.resent.count.unwrap_or(0) + 1);
+        record.resent.last_at = Some(now);
+        record.resent.last_to = Some(to.to_owned());
+        true
+    }
+
     fn complete_cancellation(&mut self, session_id: &str, token: &str, now: i64) -> bool {
         let Some(order) = self.orders.get_mut(session_id) else { return false };
         if order.record.standing.cancellation != Some(NoticeState::Claimed)
@@ -242,6 +291,7 @@ pub enum LedgerOp {
     Release,
     InventoryRead,
     UpdateStanding,
+    RecordResend,
 }
 
 /// The in-memory ledger double: [`LedgerState`] behind a mutex, with
@@ -300,6 +350,7 @@ fn op_name(op: LedgerOp) -> &'static str {
         LedgerOp::Release => "release",
         LedgerOp::InventoryRead => "inventory_read",
         LedgerOp::UpdateStanding => "update_standing",
+        LedgerOp::RecordResend => "record_resend",
     }
 }
 
@@ -354,11 +405,35 @@ impl Ledger for MemoryLedger {
         Box::pin(async move { Ok(self.enter(LedgerOp::UpdateStanding)?.update_standing(details, change, now)) })
     }
 
+    fn record_resend<'a>(
+        &'a self,
+        session_id: &'a str,
+        votekey: &'a str,
+        to: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::RecordResend)?.record_resend(session_id, votekey, to, now)) })
+    }
+
     fn find_by_payment_intent<'a>(
         &'a self,
         payment_intent: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
         Box::pin(async move { Ok(self.enter(LedgerOp::Get)?.find_by_payment_intent(payment_intent)) })
+    }
+}
+
+impl VotekeyPool for MemoryLedger {
+    fn draw<'a>(&'a self) -> BoxFuture<'a, Result<Option<String>, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::Claim)?.draw_from_pool()) })
+    }
+
+    fn import<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<ImportReport, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::Record)?.import_to_pool(keys)) })
+    }
+
+    fn remaining<'a>(&'a self) -> BoxFuture<'a, Result<u64, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::Get)?.pool_remaining()) })
     }
 }
 

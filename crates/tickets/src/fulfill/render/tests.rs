@@ -90,3 +90,30 @@ fn cancellation_email_overrides_come_from_config_per_language() {
     assert_eq!(email.subject, "Your Tokyo Demo Fest ticket was cancelled");
     assert!(!email.text.contains("Welcome!"), "{}", email.text);
 }
+
+#[test]
+fn votekey_email_links_to_wuhus_registration_with_the_key() {
+    let details = order("en");
+    let config = config_with(json!({"wuhu_url": "http://wuhu.party.lan/"}));
+    let email = votekey_email(&config, &details, "TDF-BCDFGHJK");
+    assert!(
+        email.text.contains(
+            "Register at Wuhu with your votekey: http://wuhu.party.lan/index.php?page=Login&votekey=TDF-BCDFGHJK"
+        ),
+        "{}",
+        email.text
+    );
+
+    let config = config_with(json!({"wuhu_url": "http://wuhu.party.lan/", "wuhu_register_page": "Register"}));
+    let email = votekey_email(&config, &OrderDetails { locale: Some("ja".into()), ..details.clone() }, "TDF-BCDFGHJK");
+    assert!(
+        email.text.contains("http://wuhu.party.lan/index.php?page=Register&votekey=TDF-BCDFGHJK"),
+        "{}",
+        email.text
+    );
+    assert!(email.html.contains("href=\"http://wuhu.party.lan/index.php?page=Register&amp;votekey=TDF-BCDFGHJK\""));
+
+    let config = config_with(json!({"wuhu_url": null, "wuhu_register_page": "Register"}));
+    let email = votekey_email(&config, &details, "TDF-BCDFGHJK");
+    assert!(!email.text.contains("Wuhu"), "{}", email.text);
+}

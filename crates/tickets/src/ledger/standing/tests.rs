@@ -15,6 +15,7 @@ fn order(status: OrderStatus, votekey: Option<&str>) -> OrderRecord {
         message_id: None,
         standing: Standing::default(),
         cancellation_emailed_at: None,
+        resent: Default::default(),
     }
 }
 
