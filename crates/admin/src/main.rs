@@ -38,6 +38,13 @@ pub fn failed(what: &str, e: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
+    // `tdf-admin votekeys export | head`: end quietly when the reader goes,
+    // as Unix tools do, rather than panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: called first, before any thread exists; restores the default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
