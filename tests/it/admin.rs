@@ -431,7 +431,7 @@ async fn config_check_push_and_show() {
         "product_bronze_ticket"
     );
     let mut secret = test_config.clone();
-    secret["stripe_api_secret_key"] = json!("pk_live_NEVERPRINTME");
+    secret["stripe_api_secret_key"] = json!("pk_live_FAKE_NEVERPRINTME");
     let checked = admin(None, &["config", "check", &write("secret.json", &secret)]);
     assert_eq!(checked.status.code(), Some(1));
     assert!(stdout(&checked).contains("stripe_api_secret_key") && !stdout(&checked).contains("NEVERPRINTME"));
@@ -462,7 +462,7 @@ async fn config_check_push_and_show() {
 
     // A live key with the stored test config's price ids: refused, nothing written.
     let mut live = renamed.clone();
-    live["stripe_api_secret_key"] = json!("sk_live_51LIVEsecretvalue0000BBBB");
+    live["stripe_api_secret_key"] = json!("sk_live_FAKE_LIVEsecret_0000BBBB");
     let refused = admin(Some(&moto), &["config", "push", &write("live.json", &live), "--parameter", &parameter]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(

@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use testbed::stripe::{FakePrice, FakeStripe, Mode};
 
 const SOURCE_KEY: &str = "sk_test_51SOURCEsecretkey0000AAAA";
-const TARGET_KEY: &str = "sk_live_51TARGETsecretkey0000ZZZZ";
+const TARGET_KEY: &str = "sk_live_FAKE_TARGETsecret_ZZZZ";
 const VAR: &str = "TDF_LIVE_STRIPE_KEY";
 
 /// config.example.json as written, with the source key.
@@ -255,7 +255,7 @@ async fn the_target_key_must_be_given_and_differ() {
     for (key, says) in [
         (None, "is not set"),
         (Some(SOURCE_KEY), "the config's own"),
-        (Some("pk_live_51TARGETsecretkey0000ZZZZ"), "does not hold a Stripe secret key"),
+        (Some("pk_live_FAKE_TARGETsecret_ZZZZ"), "does not hold a Stripe secret key"),
     ] {
         let output = admin_with(&fake, &args, key).await;
         assert_eq!(output.status.code(), Some(2), "{key:?}");

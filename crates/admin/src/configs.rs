@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn secrets_show_their_kind_and_last_four_only() {
-        assert_eq!(redact("sk_live_51ABCdefGHIjklMNOpqr1234"), "sk_live_…1234");
+        assert_eq!(redact("sk_live_FAKE_not_a_key_1234"), "sk_live_…1234");
         assert_eq!(redact("rk_test_51ABCdefGHIjklMNOpqrwxyz"), "rk_test_…wxyz");
         assert_eq!(redact("whsec_0123456789abcdefXYZW"), "whsec_…XYZW");
         assert_eq!(redact("sk_test_short"), "<redacted>");
@@ -306,7 +306,7 @@ mod tests {
     fn the_diff_names_keys_and_never_a_secret() {
         let old =
             json!({ "stripe_api_secret_key": "sk_test_0123456789abcdefAAAA", "event_name": "TDF", "locale": "ja" });
-        let new = json!({ "stripe_api_secret_key": "sk_live_0123456789abcdefBBBB", "event_name": "TDF 2027",
+        let new = json!({ "stripe_api_secret_key": "sk_live_FAKE_0123456789_BBBB", "event_name": "TDF 2027",
                           "wuhu_url": "http://wuhu.lan/" });
         let lines: Vec<String> = diff(Some(&old), &new).iter().map(Change::line).collect();
         assert_eq!(
@@ -326,14 +326,14 @@ mod tests {
     #[test]
     fn a_key_of_one_mode_with_the_other_modes_ids_is_refused() {
         let test = config("sk_test_0123456789abcdef", "price_1Visitor");
-        let live_same_ids = config("sk_live_0123456789abcdef", "price_1Visitor");
+        let live_same_ids = config("sk_live_FAKE_0123456789", "price_1Visitor");
         let ModeCheck::Refuse(reason) = mode_conflict(&live_same_ids, Some(&test)) else { panic!() };
         assert!(reason.contains("live mode") && reason.contains("price_1Visitor, shr_1Ship"), "{reason}");
         assert!(!reason.contains("0123456789"), "never the key: {reason}");
         // The reverse: test key, live ids.
         assert!(matches!(mode_conflict(&test, Some(&live_same_ids)), ModeCheck::Refuse(_)));
         // Live key with other ids (the live twins): fine.
-        let mut live = config("rk_live_0123456789abcdef", "price_1VisitorLive");
+        let mut live = config("rk_live_FAKE_0123456789", "price_1VisitorLive");
         live["shipping_rate"] = json!("shr_1ShipLive");
         assert_eq!(mode_conflict(&live, Some(&test)), ModeCheck::Consistent);
         // Nothing to tell by: no stored config, or one of the same mode.
