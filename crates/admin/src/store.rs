@@ -210,30 +210,6 @@ async fn stack_outputs(aws: &aws_config::SdkConfig, stack: &str) -> Result<Stack
     })
 }
 
-/// An AWS SDK error as its code and message (never a response body).
-pub fn aws_error<E, R>(e: &aws_sdk_ssm::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_ssm::error::SdkError;
-    use std::error::Error;
-    match e {
-        SdkError::ServiceError(service) => {
-            let err = service.err();
-            format!("{}: {}", err.code().unwrap_or("error"), err.message().unwrap_or("no message"))
-        }
-        SdkError::ResponseError(_) => "malformed response".into(),
-        SdkError::TimeoutError(_) => "timed out".into(),
-        other => {
-            let mut text = other.to_string();
-            let mut source = other.source();
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        }
-    }
-}
+/// An AWS SDK error as its code and message (never a response body): the
+/// functions' own description.
+pub use tickets::aws::describe as aws_error;

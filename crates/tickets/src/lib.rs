@@ -9,7 +9,7 @@
 //! [`config::ConfigSource`]; in-memory doubles of each in `doubles`
 //! (feature `doubles`, for tests and the local tools).
 
-mod aws;
+pub mod aws;
 pub mod checkout;
 pub mod config;
 #[cfg(any(test, feature = "doubles"))]

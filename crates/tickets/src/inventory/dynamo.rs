@@ -6,7 +6,7 @@
 use super::{CounterKey, Counts, Hold, HoldStatus, Inventory, Limit, Reservation};
 use crate::BoxFuture;
 use crate::ledger::LedgerFault;
-use crate::ledger::dynamo::{Item, fault, n, number, s, text};
+use crate::ledger::dynamo::{Item, applied, fault, n, number, s, text};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -341,7 +341,6 @@ impl Inventory for DynamoInventory {
 
     fn park<'a>(&'a self, hold: &'a Hold) -> BoxFuture<'a, Result<bool, LedgerFault>> {
         Box::pin(async move {
-            use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
             let result = self
                 .client
                 .update_item()
@@ -354,13 +353,7 @@ impl Inventory for DynamoInventory {
                 .expression_attribute_values(":held", s(HoldStatus::Held.as_str()))
                 .send()
                 .await;
-            match result {
-                Ok(_) => Ok(true),
-                Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                    Ok(false)
-                }
-                Err(e) => Err(fault("UpdateItem (park)", e)),
-            }
+            applied("UpdateItem (park)", result)
         })
     }
 }

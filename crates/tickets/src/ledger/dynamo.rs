@@ -48,6 +48,22 @@ pub(crate) fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: st
 mod pool;
 mod standing;
 
+/// The answer to a conditional UpdateItem: `Ok(true)` applied, `Ok(false)`
+/// its condition did not hold (nothing changed), else a fault.
+pub(crate) fn applied<O, R: std::fmt::Debug>(
+    what: &str,
+    result: Result<O, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>>,
+) -> Result<bool, LedgerFault> {
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+            Ok(false)
+        }
+        Err(e) => Err(fault(what, e)),
+    }
+}
+
 /// An UpdateExpression under construction: `SET a = :a, … REMOVE b, …`.
 #[derive(Default)]
 struct Assignments {
@@ -452,22 +468,7 @@ impl Ledger for DynamoLedger {
                 .expression_attribute_values(":token", s(token))
                 .send()
                 .await;
-            match result {
-                Ok(_) => Ok(true),
-                Err(e)
-                    if matches!(
-                        e.as_service_error(),
-                        Some(
-                            aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
-                                _
-                            )
-                        )
-                    ) =>
-                {
-                    Ok(false)
-                }
-                Err(e) => Err(fault("UpdateItem (complete)", e)),
-            }
+            applied("UpdateItem (complete)", result)
         })
     }
 
@@ -488,7 +489,6 @@ impl Ledger for DynamoLedger {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
         Box::pin(async move {
-            use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
             let result = self
                 .client
                 .update_item()
@@ -507,13 +507,7 @@ impl Ledger for DynamoLedger {
                 .expression_attribute_values(":to", s(to))
                 .send()
                 .await;
-            match result {
-                Ok(_) => Ok(true),
-                Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                    Ok(false)
-                }
-                Err(e) => Err(fault("UpdateItem (resend)", e)),
-            }
+            applied("UpdateItem (resend)", result)
         })
     }
 

@@ -3,7 +3,7 @@
 //! transaction), the `payment-intents` index, and the cancellation email's
 //! claim on the `cancellation` attribute.
 
-use super::{Assignments, DynamoLedger, Item, fault, n, number, order_key, s, text};
+use super::{Assignments, DynamoLedger, Item, applied, fault, n, number, order_key, s, text};
 use crate::ledger::{
     Change, ClaimOutcome, DisputeState, LedgerFault, NoticeState, OrderDetails, OrderStatus, Revocation, Standing,
     claim_token,
@@ -187,12 +187,6 @@ impl DynamoLedger {
             .expression_attribute_values(":token", s(token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                Ok(false)
-            }
-            Err(e) => Err(fault("UpdateItem (cancellation complete)", e)),
-        }
+        applied("UpdateItem (cancellation complete)", result)
     }
 }
