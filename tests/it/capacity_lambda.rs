@@ -56,7 +56,7 @@ fn session_hold(shop: &Shop, session_id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twelve_buyers_for_five_places_and_availability_matches_the_ledger() {
-    let shop = Shop::start(config_with(json!({
+    let shop = Shop::start_alone(config_with(json!({
         "capacity": {"visitor": 100, "bronze": 5},
         "tshirt_stock": {"s": 2, "m": 10, "l": 10, "xl": 10},
         "site_origin": SITE_ORIGIN,
@@ -217,7 +217,7 @@ async fn a_stripe_fault_gives_the_place_back_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_rate_limiting_is_retried_then_a_busy_page_and_no_hold_is_kept() {
     const BUYERS: usize = 8;
-    let shop = Shop::start(config_with(json!({"capacity": {"visitor": 50}}))).await;
+    let shop = Shop::start_alone(config_with(json!({"capacity": {"visitor": 50}}))).await;
     shop.proxy.serialise("DynamoDB_20120810.");
     let mut containers = shop.checkouts(BUYERS).await;
     for container in &mut containers {

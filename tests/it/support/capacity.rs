@@ -35,12 +35,28 @@ pub struct Shop {
     pub stripe: FakeStripe,
     pub table: String,
     pub parameter: String,
+    /// Held by a shop of [`Shop::start_alone`] for its whole life.
+    _alone: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Shop {
     pub async fn start(config: Value) -> Shop {
         // Held across the start: the last holder of the shared moto stops it.
-        let moto = moto().await;
+        Shop::start_on(moto().await, config, None).await
+    }
+
+    /// A shop for a test of many containers at once (a drop, concurrent
+    /// fulfilments): such tests run one at a time, each on its own moto, so
+    /// the rest of the suite (and each other) cannot slow moto down past the
+    /// functions' AWS timeouts on a loaded 2-core machine.
+    pub async fn start_alone(config: Value) -> Shop {
+        static ALONE: std::sync::LazyLock<Arc<tokio::sync::Mutex<()>>> = std::sync::LazyLock::new(Default::default);
+        let turn = ALONE.clone().lock_owned().await;
+        let moto = Arc::new(Moto::start().await.expect("start moto (scripts/test installs it into .venv)"));
+        Shop::start_on(moto, config, Some(turn)).await
+    }
+
+    async fn start_on(moto: Arc<Moto>, config: Value, alone: Option<tokio::sync::OwnedMutexGuard<()>>) -> Shop {
         moto.verify_domain_identity(SENDER_DOMAIN).await.unwrap();
         let table = unique_name("orders");
         moto.create_orders_table(&table).await.unwrap();
@@ -48,7 +64,7 @@ impl Shop {
         moto.put_parameter(&parameter, &config.to_string()).await.unwrap();
         let proxy = CountingProxy::start(moto.endpoint_url()).await.unwrap();
         let stripe = FakeStripe::start().await.unwrap();
-        Shop { moto, proxy, stripe, table, parameter }
+        Shop { moto, proxy, stripe, table, parameter, _alone: alone }
     }
 
     /// A checkout container with `ORDERS_TABLE`, as deployed.

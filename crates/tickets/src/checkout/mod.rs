@@ -205,7 +205,16 @@ impl Checkout {
             let inventory = self.inventory.as_deref().ok_or(CheckoutError::NoInventory)?;
             let now = (self.clock)();
             let hold = Hold::new(&limits, now, i64::from(config.hold_minutes()) * 60)?;
-            match inventory.reserve(&hold, &limits).await? {
+            let reservation = match inventory.reserve(&hold, &limits).await {
+                Ok(reservation) => reservation,
+                Err(fault) => {
+                    // It may have committed before its answer was lost: the
+                    // release is conditional on the hold, so this is safe either way.
+                    self.give_back(inventory, &hold).await;
+                    return Err(fault.into());
+                }
+            };
+            match reservation {
                 Reservation::Held => {}
                 Reservation::SoldOut { counter, counts } => {
                     return Err(CheckoutError::SoldOut(SoldOut::new(&order, &counter, &counts)));

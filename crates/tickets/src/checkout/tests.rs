@@ -150,6 +150,21 @@ async fn a_stripe_failure_gives_the_hold_back_at_once() {
 }
 
 #[tokio::test]
+async fn a_reservation_whose_answer_was_lost_is_given_back_and_answered_503() {
+    let bed = Bed::new(&limited());
+    bed.ledger.lose_answer(LedgerOp::Reserve, 1);
+    assert_eq!(bed.post("type=visitor").await.status(), 503);
+    assert!(bed.payments.created().is_empty(), "no session without a known hold");
+    assert_eq!(bed.counts(visitor()).taken(), 0, "the committed hold went back at once");
+    // A reservation that failed before committing leaves nothing to give back.
+    bed.ledger.fail(LedgerOp::Reserve, 1);
+    assert_eq!(bed.post("type=visitor").await.status(), 503);
+    assert_eq!(bed.ledger.calls(LedgerOp::Release), 2);
+    assert_eq!(bed.counts(visitor()).taken(), 0);
+    assert_eq!(bed.post("type=visitor").await.status(), 303, "and the next buyer gets the place");
+}
+
+#[tokio::test]
 async fn stripe_rate_limits_are_retried_then_answered_busy() {
     let bed = Bed::new(&limited());
     let limited = || StripeFault::Api { status: 429, message: "Too many requests".into(), request_log_url: None };

@@ -300,6 +300,7 @@ pub enum LedgerOp {
 pub struct MemoryLedger {
     state: Mutex<LedgerState>,
     faults: Mutex<Vec<LedgerOp>>,
+    lost_answers: Mutex<Vec<LedgerOp>>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
 }
 
@@ -311,6 +312,24 @@ impl MemoryLedger {
     /// The next `times` calls of `op` fail with a [`LedgerFault`].
     pub fn fail(&self, op: LedgerOp, times: usize) {
         lock(&self.faults).extend(std::iter::repeat_n(op, times));
+    }
+
+    /// The next `times` calls of `op` take effect, then fail with a
+    /// [`LedgerFault`]: a write that committed but whose answer was lost.
+    pub fn lose_answer(&self, op: LedgerOp, times: usize) {
+        lock(&self.lost_answers).extend(std::iter::repeat_n(op, times));
+    }
+
+    /// A fault if `op`'s answer is to be lost (call after applying it).
+    fn answer(&self, op: LedgerOp) -> Result<(), LedgerFault> {
+        let mut lost = lock(&self.lost_answers);
+        match lost.iter().position(|f| *f == op) {
+            Some(i) => {
+                lost.remove(i);
+                Err(LedgerFault(format!("{} applied, its answer lost", op_name(op))))
+            }
+            None => Ok(()),
+        }
     }
 
     /// How many times `op` was called (faulted calls included).
@@ -439,7 +458,11 @@ impl VotekeyPool for MemoryLedger {
 
 impl Inventory for MemoryLedger {
     fn reserve<'a>(&'a self, hold: &'a Hold, limits: &'a [Limit]) -> BoxFuture<'a, Result<Reservation, LedgerFault>> {
-        Box::pin(async move { self.enter(LedgerOp::Reserve)?.inventory.reserve(hold, limits) })
+        Box::pin(async move {
+            let reservation = self.enter(LedgerOp::Reserve)?.inventory.reserve(hold, limits)?;
+            self.answer(LedgerOp::Reserve)?;
+            Ok(reservation)
+        })
     }
 
     fn release<'a>(&'a self, hold: &'a Hold, _now: i64) -> BoxFuture<'a, Result<bool, LedgerFault>> {
