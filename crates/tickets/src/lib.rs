@@ -9,6 +9,7 @@
 //! [`config::ConfigSource`]; in-memory doubles of each in `doubles`
 //! (feature `doubles`, for tests and the local tools).
 
+pub mod alert;
 pub mod aws;
 pub mod checkout;
 pub mod config;

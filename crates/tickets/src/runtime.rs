@@ -159,7 +159,7 @@ async fn sweep(fulfill: &Fulfill) -> Result<serde_json::Value, lambda_http::Erro
             Ok(serde_json::to_value(report)?)
         }
         Err(e) => {
-            tracing::error!(route = "sweep", error = %crate::fulfill::redact_emails(&e.to_string()), "sweep failed");
+            crate::alert!(crate::alert::Alert::ScheduledRunFailed, route = "sweep", error = %crate::fulfill::redact_emails(&e.to_string()), "sweep failed");
             Err(e.into())
         }
     }

@@ -149,7 +149,12 @@ impl ConfigCache {
                 Ok(previous.config.clone())
             }
             (Err(reason), None) => {
-                tracing::error!(source = %self.source.describe(), %reason, "config unavailable");
+                crate::alert!(
+                    crate::alert::Alert::ConfigUnavailable,
+                    source = %self.source.describe(),
+                    %reason,
+                    "config unavailable"
+                );
                 Err(ConfigUnavailable)
             }
         }

@@ -69,7 +69,8 @@ impl Fulfill {
             HoldStatus::Sold | HoldStatus::Returned => Ok(None),
             HoldStatus::Held => Ok(Some(hold)),
             HoldStatus::Released => {
-                tracing::error!(
+                crate::alert!(
+                    crate::alert::Alert::SoldAfterRelease,
                     session = %session.id,
                     hold = %hold.id,
                     "paid after its hold was given back: sold anyway, which may pass a capacity; check the counts"

@@ -252,7 +252,11 @@ impl Fulfill {
             NextAction::Record(outcome) => {
                 self.ledger.record(&details, self.now()).await?;
                 if outcome == Outcome::NoEmailAddress && notice == Notice::Votekey {
-                    tracing::error!(session = session_id, "paid session without an email address: fulfil it by hand");
+                    crate::alert!(
+                        crate::alert::Alert::PaidWithoutEmail,
+                        session = session_id,
+                        "paid session without an email address: fulfil it by hand"
+                    );
                 }
                 Ok(outcome)
             }
@@ -349,7 +353,11 @@ impl Fulfill {
             VotekeySource::Generate => (self.draw_votekey)(config.votekey_format()).map_err(FulfillFault::Votekey),
             VotekeySource::Pool => {
                 let pool = self.pool.as_deref().ok_or(FulfillFault::PoolEmpty)?;
-                pool.draw().await?.ok_or(FulfillFault::PoolEmpty)
+                let key = pool.draw().await?;
+                if key.is_none() {
+                    crate::alert!(crate::alert::Alert::VotekeyPoolEmpty, "{}", FulfillFault::PoolEmpty);
+                }
+                key.ok_or(FulfillFault::PoolEmpty)
             }
         }
     }
@@ -373,7 +381,8 @@ impl Fulfill {
                     tracing::warn!(session = session_id, attempt, error = %e, "recording a sent email failed; retrying");
                     tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
                 }
-                Err(e) => tracing::error!(
+                Err(e) => crate::alert!(
+                    crate::alert::Alert::EmailUnrecorded,
                     session = session_id,
                     message_id,
                     error = %e,

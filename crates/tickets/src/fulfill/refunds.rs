@@ -57,7 +57,8 @@ impl Fulfill {
         };
         if outcome == Outcome::Disputed {
             // The organizer must act: answer with evidence, and decide about the votekey.
-            tracing::error!(
+            crate::alert!(
+                crate::alert::Alert::DisputeOpened,
                 session = %session_id,
                 dispute = dispute_id,
                 revoked = change.standing.revoked.is_some(),
