@@ -62,6 +62,7 @@ pub struct Config {
     refund_returns_capacity: bool,
     revoke_on_dispute: bool,
     votekey_source: VotekeySource,
+    shop_id: String,
 }
 
 /// Where votekeys come from.
@@ -173,6 +174,24 @@ fn votekey_format(keys: &Keys) -> Result<VotekeyFormat, ConfigError> {
     VotekeyFormat::new(prefix, length).map_err(|e| ConfigError::invalid("votekey_prefix/votekey_length", e.to_string()))
 }
 
+/// What marks this shop's Checkout Sessions (metadata `tdf_shop`): `shop_id`,
+/// else `event_name`. Fulfil answers only sessions with this mark, so another
+/// integration or last year's stack on the same Stripe account gets no votekeys.
+fn shop_id(keys: &Keys) -> Result<String, ConfigError> {
+    let (key, value) = match keys.optional_str("shop_id")? {
+        Some(id) => ("shop_id", id),
+        None => ("event_name", keys.optional_str("event_name")?.unwrap_or("tdf-tickets")),
+    };
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 100 || value.chars().any(char::is_control) {
+        return Err(ConfigError::invalid(
+            key,
+            "must be 1 to 100 characters on one line (it marks the shop's sessions)",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 fn votekey_source(keys: &Keys) -> Result<VotekeySource, ConfigError> {
     match keys.optional_str("votekey_source")? {
         None | Some("generate") => Ok(VotekeySource::Generate),
@@ -261,6 +280,7 @@ impl Config {
                 .transpose()?,
             refund_returns_capacity: keys.optional_bool("refund_returns_capacity")?.unwrap_or(true),
             revoke_on_dispute: keys.optional_bool("revoke_on_dispute")?.unwrap_or(false),
+            shop_id: shop_id(&keys)?,
         })
     }
 
@@ -292,6 +312,10 @@ impl Config {
     }
     pub fn payment_method_types(&self) -> Option<&[String]> {
         self.payment_method_types.as_deref()
+    }
+    /// The mark this shop's Checkout Sessions carry (metadata `tdf_shop`).
+    pub fn shop_id(&self) -> &str {
+        &self.shop_id
     }
     pub fn email(&self) -> &EmailSettings {
         &self.email

@@ -154,11 +154,11 @@ impl Payments for MemoryPayments {
         &'a self,
         _key: &'a StripeSecretKey,
         payment_intent: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, StripeFault>> {
+    ) -> BoxFuture<'a, Result<Option<SessionView>, StripeFault>> {
         Box::pin(async move {
             self.fault()?;
             let sessions = lock(&self.sessions);
-            Ok(sessions.values().find(|s| s.payment_intent.as_deref() == Some(payment_intent)).map(|s| s.id.clone()))
+            Ok(sessions.values().find(|s| s.payment_intent.as_deref() == Some(payment_intent)).cloned())
         })
     }
 

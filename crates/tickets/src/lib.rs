@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod mail;
 pub mod order;
 pub mod pool;
+pub mod return_stamp;
 pub mod runtime;
 pub mod session;
 pub mod stripe;

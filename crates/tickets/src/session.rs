@@ -35,6 +35,8 @@ pub struct ShippingRequest {
 
 /// Metadata key holding the ticket id.
 pub const TICKET_METADATA_KEY: &str = "ticket";
+/// Metadata key marking the sessions this shop made ([`Config::shop_id`]).
+pub const SHOP_METADATA_KEY: &str = "tdf_shop";
 
 impl SessionRequest {
     pub fn for_order(config: &Config, order: &TicketOrder<'_>) -> SessionRequest {
@@ -44,6 +46,7 @@ impl SessionRequest {
 
         let mut metadata = BTreeMap::new();
         metadata.insert(TICKET_METADATA_KEY.to_owned(), ticket.id().as_str().to_owned());
+        metadata.insert(SHOP_METADATA_KEY.to_owned(), config.shop_id().to_owned());
         for (group, choice) in order.choices() {
             metadata.insert(group.field().to_owned(), choice.value().to_owned());
         }
@@ -61,6 +64,12 @@ impl SessionRequest {
             expires_at: None,
             idempotency_key: None,
         }
+    }
+
+    /// Adds the return stamp to the success URL (see [`crate::return_stamp`]).
+    pub fn returning_with(mut self, stamp: &str) -> SessionRequest {
+        self.success_url = crate::return_stamp::stamped_url(&self.success_url, stamp);
+        self
     }
 
     /// Ties the session to `hold`: it expires with the hold, carries its id
@@ -88,7 +97,12 @@ mod tests {
         let req = SessionRequest::for_order(&config, &order);
         assert_eq!(req.line_items.iter().map(PriceId::as_str).collect::<Vec<_>>(), ["price_1TdfVisitorTicket"]);
         assert_eq!(req.shipping, None);
-        assert_eq!(req.metadata.into_iter().collect::<Vec<_>>(), [("ticket".to_owned(), "visitor".to_owned())]);
+        let metadata: Vec<(&str, &str)> = req.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            metadata,
+            [("tdf_shop", "Tokyo Demo Fest"), ("ticket", "visitor")],
+            "the shop's mark and the ticket"
+        );
         assert_eq!(req.success_url, "http://127.0.0.1:3000/fulfill?session_id={CHECKOUT_SESSION_ID}");
         assert_eq!(req.cancel_url, "http://127.0.0.1:3000/");
         assert_eq!(req.locale, "auto");

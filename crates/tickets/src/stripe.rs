@@ -129,6 +129,10 @@ pub struct SessionView {
     pub payment_intent: Option<String>,
     /// Stripe shows the payment refunded in full already.
     pub fully_refunded: bool,
+    /// `mode=payment` (not a subscription or setup session).
+    pub payment_mode: bool,
+    /// A live-mode session (`livemode`).
+    pub livemode: bool,
 }
 
 /// A charge as retrieved from Stripe: what refunds and disputes are judged by.
@@ -202,12 +206,12 @@ pub trait Payments: Send + Sync {
         dispute_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<DisputeView>, StripeFault>>;
 
-    /// The Checkout Session that made this PaymentIntent, if any of ours did.
+    /// The Checkout Session that made this PaymentIntent (without line items), if any did.
     fn session_for_payment_intent<'a>(
         &'a self,
         key: &'a StripeSecretKey,
         payment_intent: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, StripeFault>>;
+    ) -> BoxFuture<'a, Result<Option<SessionView>, StripeFault>>;
 
     /// Expires an open session. Stripe refuses one that is not open (an API
     /// error): the caller reads the session again to learn why.
@@ -396,7 +400,7 @@ impl Payments for StripeApi {
         &'a self,
         key: &'a StripeSecretKey,
         payment_intent: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, StripeFault>> {
+    ) -> BoxFuture<'a, Result<Option<SessionView>, StripeFault>> {
         Box::pin(async move {
             let client = self.client(key)?;
             let page = ListCheckoutSession::new()
@@ -406,7 +410,7 @@ impl Payments for StripeApi {
                 .request_strategy(RequestStrategy::Retry(2))
                 .send(&client)
                 .await?;
-            Ok(page.data.first().map(|s| s.id.to_string()))
+            Ok(page.data.into_iter().next().map(|s| session_view(s, Vec::new())))
         })
     }
 
@@ -456,6 +460,8 @@ fn session_view(session: CheckoutSession, items: Vec<CheckoutSessionItem>) -> Se
     SessionView {
         payment_intent,
         fully_refunded,
+        payment_mode: session.mode == CheckoutSessionMode::Payment,
+        livemode: session.livemode,
         id: session.id.to_string(),
         payment_status: match session.payment_status {
             CheckoutSessionPaymentStatus::Paid => PaymentStatus::Paid,

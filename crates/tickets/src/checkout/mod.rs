@@ -196,7 +196,8 @@ impl Checkout {
         context.back_link = Some(config.cancel_url().to_string());
         let order = TicketOrder::from_form(config.catalog(), body)?;
         order.ticket().sale_window().check((self.clock)()).map_err(CheckoutError::Closed)?;
-        let session_request = SessionRequest::for_order(&config, &order);
+        let stamp = crate::return_stamp::ReturnStamp::new(config.webhook_secrets()).issue((self.clock)());
+        let session_request = SessionRequest::for_order(&config, &order).returning_with(&stamp);
         let limits = inventory::limits(config.catalog(), &order);
         let session = if limits.is_empty() {
             // Nothing limited: today's path, no DynamoDB call.

@@ -101,6 +101,8 @@ struct Event {
     id: String,
     #[serde(rename = "type")]
     kind: String,
+    /// Stripe's: a live-mode event. Older fixtures may leave it out.
+    livemode: Option<bool>,
     data: EventData,
 }
 #[derive(Deserialize)]
@@ -207,6 +209,10 @@ impl Fulfill {
         let signature = request.headers().get("stripe-signature").and_then(|v| v.to_str().ok());
         webhook::verify(signature, body, config.webhook_secrets(), config.webhook_tolerance(), self.now())?;
         let event: Event = serde_json::from_slice(body).map_err(|_| FulfillError::NotAnEvent)?;
+        let key_is_live = !config.stripe_secret_key().is_test_mode();
+        if event.livemode.is_some_and(|live| live != key_is_live) {
+            return Err(mismatch(&event, "the event's mode (livemode) is not the secret key's").into());
+        }
         let mut note = Note { event_type: Some(event.kind.clone()), ..Note::default() };
         note.outcome = match event.kind.as_str() {
             "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
@@ -235,6 +241,10 @@ impl Fulfill {
             }
             _ => Outcome::Ignored,
         };
+        if note.outcome == Outcome::UnknownSession {
+            // Signed with our webhook secret, yet the secret key cannot see it.
+            return Err(mismatch(&event, "Stripe does not know the event's session under the secret key").into());
+        }
         // A duplicate that finds the claim held answers non-2xx: if the holder
         // crashes, Stripe's retry of this delivery still gets the email out.
         let status = if note.outcome == Outcome::InProgress { StatusCode::CONFLICT } else { StatusCode::OK };
@@ -249,12 +259,26 @@ impl Fulfill {
         let id =
             web::query_param(request, "session_id").filter(|id| is_session_id(id)).ok_or(FulfillError::BadSessionId)?;
         let config = self.config.current().await?;
-        let outcome = self.fulfill(&config, &id).await?;
+        let stamp = web::query_param(request, crate::return_stamp::STAMP_PARAM);
+        let outcome = self.fulfill_on_return(&config, &id, stamp.as_deref()).await?;
         let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         let lang = Lang::negotiate(web::query_param(request, "lang").as_deref(), accept_language, config.locale());
         let response = pages::landing(&config, outcome, lang).ok_or(FulfillError::BadSessionId)?;
         Ok((response, Note { outcome, session_id: Some(id), event_type: None }))
     }
+}
+
+/// A signed event this shop's secret key cannot act on: the webhook secret
+/// and the secret key belong to different accounts or modes. Every paid order
+/// would be lost, so it is a 5xx (Stripe retries) and an alert.
+fn mismatch(event: &Event, why: &str) -> FulfillFault {
+    crate::alert!(
+        crate::alert::Alert::WebhookMismatch,
+        event = %event.id,
+        event_type = %event.kind,
+        "{why}: check that stripe_api_secret_key and webhook_signing_secret are of the same Stripe account and mode"
+    );
+    FulfillFault::Mismatch(format!("{why}; the webhook secret and the secret key do not belong together"))
 }
 
 /// The answer to a refused or failed request, and its log line. Stripe shows

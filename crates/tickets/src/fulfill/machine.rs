@@ -8,7 +8,7 @@ use crate::config::{Config, ConfigUnavailable, VotekeySource};
 use crate::inventory::{HOLD_METADATA_KEY, Hold};
 use crate::ledger::{ClaimOutcome, LedgerFault, Notice, OrderDetails, OrderRecord, OrderStatus, VotekeyUse};
 use crate::mail::MailFault;
-use crate::session::TICKET_METADATA_KEY;
+use crate::session::{SHOP_METADATA_KEY, TICKET_METADATA_KEY};
 use crate::stripe::{SessionView, StripeFault};
 use http::StatusCode;
 use std::time::Duration;
@@ -118,13 +118,19 @@ pub enum FulfillFault {
     Votekey(String),
     #[error("the votekey pool is empty: import more keys from Wuhu with `tdf-admin votekeys import`")]
     PoolEmpty,
+    /// A signed webhook about a session the secret key cannot see: the
+    /// webhook secret and the secret key are of different accounts or modes.
+    #[error("{0}")]
+    Mismatch(String),
 }
 
 impl FulfillFault {
     pub fn status(&self) -> StatusCode {
         use FulfillFault::*;
         match self {
-            ConfigUnavailable(_) | NoSender | LeaseTooShort | PoolEmpty => StatusCode::SERVICE_UNAVAILABLE,
+            ConfigUnavailable(_) | NoSender | LeaseTooShort | PoolEmpty | Mismatch(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Stripe(_) => StatusCode::BAD_GATEWAY,
             Ledger(_) | Mail(_) | Votekey(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -141,6 +147,7 @@ impl FulfillFault {
             LeaseTooShort => "lease_too_short",
             Votekey(_) => "votekey_error",
             PoolEmpty => "votekey_pool_empty",
+            Mismatch(_) => "webhook_mismatch",
         }
     }
 }
@@ -179,8 +186,11 @@ pub(super) fn next_action(notice: Notice, existing: Option<&OrderRecord>, sessio
                 existing.is_some_and(|o| matches!(o.status, OrderStatus::Failed | OrderStatus::FailureClaimed));
             if failed {
                 NextAction::Answer(Outcome::PaymentFailed)
-            } else {
+            } else if session.complete {
                 NextAction::Record(Outcome::AwaitingPayment)
+            } else {
+                // Still open on Stripe's page: nothing to record yet (ids are free to make).
+                NextAction::Answer(Outcome::AwaitingPayment)
             }
         }
         Notice::PaymentFailed if settled => NextAction::Answer(Outcome::NotApplicable),
@@ -212,6 +222,14 @@ impl Letter<'_> {
     }
 }
 
+/// When Stripe may be asked about a session.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asking {
+    Always,
+    /// Only if the ledger has a record of it.
+    IfKnown,
+}
+
 /// A claim won: ours to send until `expires_at`.
 struct Claim {
     token: String,
@@ -222,22 +240,56 @@ struct Claim {
 impl Fulfill {
     /// The fulfilment routine (Stripe's "fulfill_checkout"): idempotent, race-safe.
     pub async fn fulfill(&self, config: &Config, session_id: &str) -> Result<Outcome, FulfillFault> {
-        self.settle(config, session_id, Notice::Votekey).await
+        self.settle(config, session_id, Notice::Votekey, Asking::Always).await
+    }
+
+    /// The buyer's return from Stripe: as [`Self::fulfill`], but Stripe is
+    /// asked about a session the ledger has never seen only with a fresh
+    /// return stamp (see [`crate::return_stamp`]), and never about a session
+    /// of the other mode than the secret key's.
+    pub async fn fulfill_on_return(
+        &self,
+        config: &Config,
+        session_id: &str,
+        stamp: Option<&str>,
+    ) -> Result<Outcome, FulfillFault> {
+        if session_id.starts_with("cs_live_") == config.stripe_secret_key().is_test_mode() {
+            return Ok(Outcome::UnknownSession);
+        }
+        let stamps = crate::return_stamp::ReturnStamp::new(config.webhook_secrets());
+        let asking = match stamp {
+            Some(stamp) if stamps.is_fresh(stamp, self.now()) => Asking::Always,
+            _ => Asking::IfKnown,
+        };
+        self.settle(config, session_id, Notice::Votekey, asking).await
     }
 
     /// `checkout.session.async_payment_failed`: tell the buyer once.
     pub(super) async fn notify_failure(&self, config: &Config, session_id: &str) -> Result<Outcome, FulfillFault> {
-        self.settle(config, session_id, Notice::PaymentFailed).await
+        self.settle(config, session_id, Notice::PaymentFailed, Asking::Always).await
     }
 
-    async fn settle(&self, config: &Config, session_id: &str, notice: Notice) -> Result<Outcome, FulfillFault> {
+    async fn settle(
+        &self,
+        config: &Config,
+        session_id: &str,
+        notice: Notice,
+        asking: Asking,
+    ) -> Result<Outcome, FulfillFault> {
         let existing = self.ledger.get(session_id).await?;
         if let Some(outcome) = answer_from_ledger(notice, existing.as_ref()) {
             return Ok(outcome);
         }
+        if existing.is_none() && asking == Asking::IfKnown {
+            return Ok(Outcome::UnknownSession);
+        }
         let Some(session) = self.payments.retrieve_session(config.stripe_secret_key(), session_id).await? else {
             return Ok(Outcome::UnknownSession);
         };
+        if !is_ours(config, &session) {
+            tracing::info!(session = session_id, "not a ticket session of this shop: ignored");
+            return Ok(Outcome::NotApplicable);
+        }
         let details = order_details(&session);
         if notice == Notice::Votekey && session.fully_refunded {
             // Refunded before the votekey went out: it never goes out.
@@ -401,10 +453,21 @@ impl Fulfill {
     }
 }
 
+/// Is this a ticket session this shop made? Our mark (another integration,
+/// a Payment Link or last year's stack on the same account has none, or
+/// another), `mode=payment`, and a ticket of the catalog.
+pub(super) fn is_ours(config: &Config, session: &SessionView) -> bool {
+    let marked = session.metadata.get(SHOP_METADATA_KEY).is_some_and(|shop| shop == config.shop_id());
+    let ticket = session.metadata.get(TICKET_METADATA_KEY);
+    let known = ticket.is_some_and(|id| config.catalog().tickets().iter().any(|t| t.id().as_str() == id));
+    marked && session.payment_mode && known
+}
+
 /// What the ledger keeps of a session.
 pub fn order_details(session: &SessionView) -> OrderDetails {
     let mut options = session.metadata.clone();
     let ticket = options.remove(TICKET_METADATA_KEY);
+    options.remove(SHOP_METADATA_KEY);
     let hold_id = options.remove(HOLD_METADATA_KEY);
     OrderDetails {
         session_id: session.id.clone(),

@@ -101,7 +101,8 @@ impl Fulfill {
         if let Some(session_id) = self.ledger.find_by_payment_intent(payment_intent).await? {
             return Ok(Some(session_id));
         }
-        Ok(self.payments.session_for_payment_intent(config.stripe_secret_key(), payment_intent).await?)
+        let session = self.payments.session_for_payment_intent(config.stripe_secret_key(), payment_intent).await?;
+        Ok(session.filter(|s| super::machine::is_ours(config, s)).map(|s| s.id))
     }
 
     /// Reads the order, asks `rule` for the change and writes it while the

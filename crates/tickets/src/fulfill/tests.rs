@@ -12,6 +12,7 @@ use crate::mail::MailFault;
 use crate::stripe::{PaymentStatus, PostalAddress, SessionLineItem, SessionView, StripeFault};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
+mod ours;
 mod refunds;
 mod resend;
 
@@ -89,10 +90,14 @@ fn session(id: &str, payment_status: PaymentStatus) -> SessionView {
         created: T0 - 60,
         payment_intent: Some(format!("pi_for_{id}")),
         fully_refunded: false,
+        payment_mode: true,
+        livemode: false,
         email: Some("ada@example.com".into()),
         name: Some("Ada Lovelace".into()),
         locale: Some("en".into()),
-        metadata: [("ticket".to_owned(), "bronze".to_owned()), ("tshirt".to_owned(), "l".to_owned())].into(),
+        metadata: [("tdf_shop", "Tokyo Demo Fest"), ("ticket", "bronze"), ("tshirt", "l")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into(),
         line_items: vec![SessionLineItem {
             price: Some("price_1TdfBronzeTicket".into()),
             description: "Bronze supporter".into(),
