@@ -135,6 +135,15 @@ impl Ledger for FileLedger {
         Box::pin(self.change(move |state| state.complete(session_id, notice, token, message_id, now)))
     }
 
+    fn release_claim<'a>(
+        &'a self,
+        session_id: &'a str,
+        token: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(self.change(move |state| state.release_claim(session_id, token, now)))
+    }
+
     fn update_standing<'a>(
         &'a self,
         details: &'a OrderDetails,

@@ -393,4 +393,15 @@ pub trait Ledger: Send + Sync {
         message_id: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>>;
+
+    /// Gives up a claim whose send was refused outright (nothing went out):
+    /// its lease ends now, so the next delivery claims and sends at once.
+    /// The order keeps its votekey and sale. `Ok(false)`: the claim is not
+    /// (or no longer) ours, and nothing was written.
+    fn release_claim<'a>(
+        &'a self,
+        session_id: &'a str,
+        token: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>>;
 }

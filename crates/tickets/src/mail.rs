@@ -27,6 +27,14 @@ pub enum MailFault {
     Unavailable(String),
 }
 
+impl MailFault {
+    /// The provider refused the message outright, so nothing was sent (unlike
+    /// a timeout or a lost connection, after which it may have been).
+    pub fn sent_nothing(&self) -> bool {
+        matches!(self, MailFault::Throttled(_) | MailFault::Rejected(_))
+    }
+}
+
 pub trait Mailer: Send + Sync {
     /// Sends the email; returns the provider's message id.
     fn send<'a>(&'a self, email: &'a OutgoingEmail) -> BoxFuture<'a, Result<String, MailFault>>;

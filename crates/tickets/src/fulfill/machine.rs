@@ -353,7 +353,10 @@ impl Fulfill {
         };
         let email = outgoing(config, from, to, rendered);
         self.check_lease(claim.expires_at)?;
-        let message_id = self.mailer.send(&email).await?;
+        let message_id = match self.mailer.send(&email).await {
+            Ok(message_id) => message_id,
+            Err(fault) => return Err(self.refused(&details.session_id, &claim.token, fault).await),
+        };
         self.record_sent(&details.session_id, notice, &claim.token, &message_id).await;
         Ok(Outcome::of_notice(notice).0)
     }
@@ -442,6 +445,25 @@ impl Fulfill {
                 ),
             }
         }
+    }
+
+    /// A send that failed: if the provider refused it outright, nothing went
+    /// out, so the claim is given up and the next delivery sends at once; after
+    /// an ambiguous failure (timeout, lost connection) the lease must run out.
+    async fn refused(&self, session_id: &str, token: &str, fault: MailFault) -> FulfillFault {
+        if let MailFault::Rejected(reason) = &fault {
+            let reason = redact_emails(reason);
+            crate::alert!(crate::alert::Alert::MailRefused, session = session_id, %reason, "SES refused the email: check the sender identity and the account's sending status");
+        }
+        if fault.sent_nothing() {
+            match self.ledger.release_claim(session_id, token, self.now()).await {
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(session = session_id, error = %e, "giving up the claim failed; it ends with its lease")
+                }
+            }
+        }
+        fault.into()
     }
 
     /// Refuses to start a send that could outlive the claim's lease.

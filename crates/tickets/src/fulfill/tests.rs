@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 mod ours;
 mod refunds;
+mod refused;
 mod resend;
 
 const EXAMPLE: &str = include_str!("../../../../config.example.json");

@@ -481,6 +481,29 @@ impl Ledger for DynamoLedger {
         Box::pin(self.write_standing(details, change, now))
     }
 
+    fn release_claim<'a>(
+        &'a self,
+        session_id: &'a str,
+        token: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move {
+            // The claim conditions take a claim whose lease has run out (`< now`).
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", order_key(session_id))
+                .update_expression("SET claim_expires_at = :ended REMOVE claim_token")
+                .condition_expression("claim_token = :token")
+                .expression_attribute_values(":ended", n(now - 1))
+                .expression_attribute_values(":token", s(token))
+                .send()
+                .await;
+            applied("UpdateItem (release claim)", result)
+        })
+    }
+
     fn record_resend<'a>(
         &'a self,
         session_id: &'a str,

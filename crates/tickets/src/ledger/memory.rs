@@ -182,6 +182,16 @@ impl LedgerState {
         Ok(ClaimOutcome::Claimed { token, expires_at })
     }
 
+    /// DynamoLedger's `release_claim`: the lease ends now, if the claim is `token`'s.
+    pub fn release_claim(&mut self, session_id: &str, token: &str, now: i64) -> bool {
+        let Some(order) = self.orders.get_mut(session_id).filter(|o| o.claim_token.as_deref() == Some(token)) else {
+            return false;
+        };
+        order.record.claim_expires_at = Some(now - 1);
+        order.claim_token = None;
+        true
+    }
+
     /// DynamoLedger's `update_standing`: only while the order is as seen.
     pub fn update_standing(&mut self, details: &OrderDetails, change: &Change, now: i64) -> bool {
         let current = self.orders.get(&details.session_id).map(|o| (o.record.status, o.record.standing.clone()));
@@ -292,6 +302,7 @@ pub enum LedgerOp {
     InventoryRead,
     UpdateStanding,
     RecordResend,
+    ReleaseClaim,
 }
 
 /// The in-memory ledger double: [`LedgerState`] behind a mutex, with
@@ -370,6 +381,7 @@ fn op_name(op: LedgerOp) -> &'static str {
         LedgerOp::InventoryRead => "inventory_read",
         LedgerOp::UpdateStanding => "update_standing",
         LedgerOp::RecordResend => "record_resend",
+        LedgerOp::ReleaseClaim => "release_claim",
     }
 }
 
@@ -422,6 +434,15 @@ impl Ledger for MemoryLedger {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
         Box::pin(async move { Ok(self.enter(LedgerOp::UpdateStanding)?.update_standing(details, change, now)) })
+    }
+
+    fn release_claim<'a>(
+        &'a self,
+        session_id: &'a str,
+        token: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move { Ok(self.enter(LedgerOp::ReleaseClaim)?.release_claim(session_id, token, now)) })
     }
 
     fn record_resend<'a>(
