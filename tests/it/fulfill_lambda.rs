@@ -35,12 +35,17 @@ struct Lambda {
 
 impl Lambda {
     async fn start() -> Lambda {
+        Lambda::start_with(example_config(), "tokyodemofest.example").await
+    }
+
+    /// With this config, sending from `sender_domain` (verified in moto).
+    async fn start_with(config: Value, sender_domain: &str) -> Lambda {
         let moto = moto().await;
-        moto.verify_domain_identity("tokyodemofest.example").await.unwrap();
+        moto.verify_domain_identity(sender_domain).await.unwrap();
         let table = unique_name("orders");
         moto.create_orders_table(&table).await.unwrap();
         let parameter = format!("/tdf-tickets/{}", unique_name("fulfill-lambda"));
-        moto.put_parameter(&parameter, &example_config().to_string()).await.unwrap();
+        moto.put_parameter(&parameter, &config.to_string()).await.unwrap();
 
         let proxy = CountingProxy::start(moto.endpoint_url()).await.unwrap();
         let stripe = FakeStripe::start().await.unwrap();
@@ -218,5 +223,69 @@ async fn a_delayed_payment_through_the_real_binary() {
     assert_eq!((status(&ignored), outcome(&ignored)), (200, "ignored".to_owned()));
     assert_eq!(lambda.proxy.count(GET_PARAMETER), 1);
     assert_nothing_secret("the function's logs", &lambda.logs(), &buyer);
+    lambda.assert_alive();
+}
+
+/// The sender's identity loses its verification: SES refuses, the delivery is
+/// a 5xx and the claim is given up; once the identity is back, the very next
+/// delivery sends, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_sender_then_restored_sends_on_the_very_next_delivery() {
+    // A domain of its own: the shared moto's other tests keep theirs.
+    let domain = format!("{}.example", unique_name("refused"));
+    let mut config = example_config();
+    config["email_from"] = format!("Tokyo Demo Fest <tickets@{domain}>").into();
+    let mut lambda = Lambda::start_with(config, &domain).await;
+    let (id, buyer) = lambda.bronze(PaymentOutcome::Paid).await;
+    let completed = fulfill_event("fulfill-completed.json", Some(&id), true);
+
+    lambda.moto.delete_identity(&domain).await.unwrap();
+    let refused = lambda.invoke(completed.clone()).await;
+    assert_eq!(status(&refused), 500, "{refused}\n{}", lambda.logs());
+    assert!(lambda.emails_to(&buyer.email).await.is_empty());
+    let alerts: Vec<Value> =
+        json_lines(&lambda.logs()).into_iter().filter(|l| field(l, "alert") == "mail_refused").collect();
+    assert_eq!(alerts.len(), 1, "one mail_refused alert: {}", lambda.logs());
+    assert_eq!(alerts[0]["level"], "ERROR");
+
+    lambda.moto.verify_domain_identity(&domain).await.unwrap();
+    let sent = lambda.invoke(completed.clone()).await;
+    assert_eq!((status(&sent), outcome(&sent)), (200, "emailed".to_owned()), "{sent}");
+    assert_eq!(lambda.emails_to(&buyer.email).await.len(), 1);
+    let again = lambda.invoke(completed).await;
+    assert_eq!((status(&again), outcome(&again)), (200, "already_emailed".to_owned()));
+    assert_eq!(lambda.emails_to(&buyer.email).await.len(), 1, "exactly one email");
+    assert_nothing_secret("the function's logs", &lambda.logs(), &buyer);
+    lambda.assert_alive();
+}
+
+/// A signed event for a session the secret key cannot see (the webhook
+/// secret and the key of different accounts or modes) is a 5xx with an alert;
+/// a paid session without this shop's mark (a Payment Link, another
+/// integration) is acknowledged and gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_sessions_are_5xx_and_sessions_not_ours_are_not_applicable() {
+    let mut lambda = Lambda::start().await;
+    let unknown = lambda.invoke(fulfill_event("fulfill-completed.json", Some("cs_test_NotKnownToStripe"), true)).await;
+    assert_eq!(status(&unknown), 503, "{unknown}");
+    let alerts: Vec<Value> =
+        json_lines(&lambda.logs()).into_iter().filter(|l| field(l, "alert") == "webhook_mismatch").collect();
+    assert_eq!(alerts.len(), 1, "{}", lambda.logs());
+
+    // Another integration's paid session on the same account: no shop mark.
+    use tickets::stripe::Payments as _;
+    let payments = StripeApi::new(lambda.stripe.api_base(), Duration::from_secs(5));
+    let config = tickets::config::Config::from_json(&example_config().to_string()).unwrap();
+    let order = tickets::order::TicketOrder::from_form(config.catalog(), b"type=visitor").unwrap();
+    let mut request = tickets::session::SessionRequest::for_order(&config, &order);
+    request.metadata.remove("tdf_shop");
+    let created = payments.create_checkout_session(config.stripe_secret_key(), &request).await.unwrap();
+    let buyer = Buyer { email: unique_email("not-ours"), name: "Someone Else".into(), shipping: None };
+    lambda.stripe.pay(&created.id, &buyer, PaymentOutcome::Paid).unwrap();
+    let response = lambda.invoke(fulfill_event("fulfill-completed.json", Some(&created.id), true)).await;
+    assert_eq!((status(&response), outcome(&response)), (200, "not_applicable".to_owned()), "{response}");
+    assert!(lambda.emails_to(&buyer.email).await.is_empty(), "no votekey for it");
+    let items = lambda.moto.scan_table(&lambda.table).await.unwrap();
+    assert!(!items.iter().any(|i| i["pk"]["S"] == format!("session#{}", created.id)), "and no order");
     lambda.assert_alive();
 }

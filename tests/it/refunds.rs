@@ -73,7 +73,7 @@ impl Bed {
             cache.clone(),
             payments.clone(),
             Arc::new(DynamoLedger::new(dynamo.clone(), table.clone())),
-            Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&aws))),
+            Arc::new(SesMailer::new(&aws)),
         )
         .with_inventory(inventory());
         let checkout = Checkout::new(cache, payments).with_inventory(inventory());

@@ -108,7 +108,7 @@ impl Target {
     /// SES for AWS targets, the local outbox folder for `--local`.
     pub fn mailer(&self) -> Arc<dyn Mailer> {
         match &self.store {
-            Store::Dynamo { aws, .. } => Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(aws))),
+            Store::Dynamo { aws, .. } => Arc::new(SesMailer::new(aws)),
             Store::Local { dir } => Arc::new(OutboxMailer::new(dir.join("outbox"))),
         }
     }

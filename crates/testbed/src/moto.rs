@@ -413,6 +413,14 @@ impl Moto {
         Ok(())
     }
 
+    /// Deletes a verified identity (domain or address): SES then refuses to
+    /// send from it, as when an identity loses its verification.
+    pub async fn delete_identity(&self, identity: &str) -> io::Result<()> {
+        self.aws_query("ses", &[("Action", "DeleteIdentity"), ("Version", "2010-12-01"), ("Identity", identity)])
+            .await?;
+        Ok(())
+    }
+
     /// One HTTP/1.1 request to moto; returns status and body.
     pub async fn request(
         &self,

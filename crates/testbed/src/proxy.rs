@@ -59,6 +59,8 @@ struct Fault {
     /// `Some` for AWS-style errors (`__type`, `x-amzn-ErrorType`).
     error_type: Option<String>,
     body: Vec<u8>,
+    /// Forward the request first (it takes effect), then answer with this.
+    after_forwarding: bool,
 }
 
 #[derive(Default)]
@@ -176,7 +178,8 @@ impl CountingProxy {
     pub fn fail_next_with(&self, operation: &str, status: u16, error_type: &str, times: usize) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = json!({ "__type": error_type, "message": "injected" }).to_string().into_bytes();
-        self.queue(operation, Fault { status, error_type: Some(error_type.to_owned()), body }, times);
+        let fault = Fault { status, error_type: Some(error_type.to_owned()), body, after_forwarding: false };
+        self.queue(operation, fault, times);
     }
 
     /// The next `times` requests for `operation` get this canned answer
@@ -184,7 +187,21 @@ impl CountingProxy {
     /// e.g. a malformed success. Queued together with `fail_next` faults.
     pub fn respond_next(&self, operation: &str, status: u16, body: impl Into<Vec<u8>>, times: usize) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        self.queue(operation, Fault { status, error_type: None, body: body.into() }, times);
+        self.queue(operation, Fault { status, error_type: None, body: body.into(), after_forwarding: false }, times);
+    }
+
+    /// The next `times` requests for `operation` are forwarded (so they take
+    /// effect upstream) and then answered 500 `InternalFailure`, as when a
+    /// write commits and its answer is lost; the SDK retries it.
+    pub fn lose_answer_next(&self, operation: &str, times: usize) {
+        let body = json!({ "__type": "InternalFailure", "message": "injected: answer lost" }).to_string().into_bytes();
+        let fault = Fault {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error_type: Some("InternalFailure".to_owned()),
+            body,
+            after_forwarding: true,
+        };
+        self.queue(operation, fault, times);
     }
 
     fn queue(&self, operation: &str, fault: Fault, times: usize) {
@@ -254,7 +271,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
     let body = json!({ "__type": error_type, "message": message }).to_string().into_bytes();
-    canned(Fault { status, error_type: Some(error_type.to_owned()), body })
+    canned(Fault { status, error_type: Some(error_type.to_owned()), body, after_forwarding: false })
 }
 
 fn canned(fault: Fault) -> Response {
@@ -283,16 +300,20 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
         }
         (fault, tally.serialised.iter().any(|prefix| operation.starts_with(prefix.as_str())))
     };
-    if let Some(fault) = fault {
+    if let Some(fault) = fault.as_ref().filter(|f| !f.after_forwarding) {
         // Drain the request body so the connection stays usable for keep-alive.
         let _ = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await;
-        return canned(fault);
+        return canned(fault.clone());
     }
     let upstream_request = match upstream_request(&inner, parts, body).await {
         Ok(request) => request,
         Err(response) => return response,
     };
     let _turn = if serialised { Some(inner.turn.lock().await) } else { None };
+    if let Some(fault) = fault {
+        let _lost = send_upstream(&inner, upstream_request, &operation, true).await;
+        return canned(fault);
+    }
     send_upstream(&inner, upstream_request, &operation, serialised).await
 }
 
@@ -497,6 +518,20 @@ mod tests {
         assert!(took < delay * 2, "other operations are not serialised, took {took:?}");
         assert_eq!(most_at_once.load(Ordering::SeqCst), 2);
         assert_eq!(proxy.count("DynamoDB_20120810.UpdateItem"), 4);
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_forwarded_then_answered_500() {
+        let (upstream, most_at_once) = slow_upstream(Duration::from_millis(1)).await;
+        let proxy = CountingProxy::start(upstream).await.unwrap();
+        proxy.lose_answer_next("DynamoDB_20120810.UpdateItem", 1);
+        let target = [("X-Amz-Target", "DynamoDB_20120810.UpdateItem")];
+        let (status, body) = http_request(proxy.addr(), "POST", "/", &target, b"{}").await.unwrap();
+        assert_eq!(status, 500);
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["__type"], "InternalFailure");
+        assert_eq!(most_at_once.load(Ordering::SeqCst), 1, "it reached the upstream");
+        let (status, _) = http_request(proxy.addr(), "POST", "/", &target, b"{}").await.unwrap();
+        assert_eq!((status, proxy.pending_faults("DynamoDB_20120810.UpdateItem")), (200, 0), "once");
     }
 
     #[tokio::test]

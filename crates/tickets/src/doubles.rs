@@ -28,6 +28,8 @@ pub struct MemoryPayments {
     listings: AtomicUsize,
     charges: Mutex<BTreeMap<String, ChargeView>>,
     disputes: Mutex<BTreeMap<String, DisputeView>>,
+    /// How long each session creation takes.
+    create_delay: Mutex<std::time::Duration>,
 }
 
 impl MemoryPayments {
@@ -38,6 +40,11 @@ impl MemoryPayments {
     /// Stripe now shows this session.
     pub fn put(&self, session: SessionView) {
         lock(&self.sessions).insert(session.id.clone(), session);
+    }
+
+    /// Every session creation from now on takes `delay` (a slow Stripe).
+    pub fn delay_creates(&self, delay: std::time::Duration) {
+        *lock(&self.create_delay) = delay;
     }
 
     /// The next call (create or retrieve) fails with `fault`.
@@ -86,6 +93,8 @@ impl Payments for MemoryPayments {
         request: &'a SessionRequest,
     ) -> BoxFuture<'a, Result<CreatedSession, StripeFault>> {
         Box::pin(async move {
+            let delay = *lock(&self.create_delay);
+            tokio::time::sleep(delay).await;
             self.fault()?;
             let mut created = lock(&self.created);
             // Stripe's idempotency: the same key gives the same session.

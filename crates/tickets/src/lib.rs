@@ -13,6 +13,7 @@ pub mod alert;
 pub mod aws;
 pub mod checkout;
 pub mod config;
+pub mod deadline;
 #[cfg(any(test, feature = "doubles"))]
 pub mod doubles;
 pub mod email;

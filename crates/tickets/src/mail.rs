@@ -15,8 +15,10 @@ pub struct OutgoingEmail {
     pub html: String,
 }
 
-/// The mail could not be handed over; the caller answers 5xx and keeps its
-/// claim, so Stripe's retry sends exactly once.
+/// The mail could not be handed over; the caller answers 5xx so Stripe
+/// delivers again. After a refusal ([`MailFault::sent_nothing`]) the claim is
+/// given up at once; otherwise it is kept until its lease ends, so an email
+/// that did go out is never sent twice.
 #[derive(Debug, thiserror::Error)]
 pub enum MailFault {
     #[error("mail service throttled: {0}")]
@@ -44,10 +46,62 @@ pub struct SesMailer {
     client: aws_sdk_sesv2::Client,
 }
 
+/// Sends after a throttling answer (SES sent nothing) are tried again this often.
+const THROTTLED_ATTEMPTS: u32 = 3;
+
 impl SesMailer {
-    pub fn new(client: aws_sdk_sesv2::Client) -> SesMailer {
-        SesMailer { client }
+    /// Mail through SES with this client, built from `aws` without the SDK's
+    /// automatic retries: an attempt that timed out may have been sent, and
+    /// retrying it would mail the buyer twice. Only a throttled send, which
+    /// SES refused outright, is tried again (here, with a short pause).
+    pub fn new(aws: &aws_config::SdkConfig) -> SesMailer {
+        let config = aws_sdk_sesv2::config::Builder::from(aws)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        SesMailer { client: aws_sdk_sesv2::Client::from_conf(config) }
     }
+
+    async fn send_once(&self, email: &OutgoingEmail) -> Result<String, MailFault> {
+        let message = Message::builder()
+            .set_subject(utf8(&email.subject))
+            .body(Body::builder().set_text(utf8(&email.text)).set_html(utf8(&email.html)).build())
+            .build();
+        let result = self
+            .client
+            .send_email()
+            .from_email_address(&email.from)
+            .destination(Destination::builder().to_addresses(&email.to).build())
+            .set_reply_to_addresses(email.reply_to.clone().map(|r| vec![r]))
+            .set_configuration_set_name(email.configuration_set.clone())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await;
+        result.map(|output| output.message_id.unwrap_or_default()).map_err(|e| send_fault(&e))
+    }
+}
+
+/// What a failed `SendEmail` means for the claim: refused outright
+/// (throttled, rejected) or unknown (timeout, lost connection, 5xx).
+fn send_fault<R: std::fmt::Debug>(
+    e: &aws_sdk_sesv2::error::SdkError<aws_sdk_sesv2::operation::send_email::SendEmailError, R>,
+) -> MailFault {
+    use aws_sdk_sesv2::error::ProvideErrorMetadata as _;
+    use aws_sdk_sesv2::operation::send_email::SendEmailError as E;
+    let fault = match e.as_service_error() {
+        Some(E::TooManyRequestsException(_) | E::LimitExceededException(_)) => MailFault::Throttled,
+        // The generic throttling codes are not modelled for SendEmail.
+        Some(other) if matches!(other.code(), Some("ThrottlingException" | "Throttling")) => MailFault::Throttled,
+        Some(
+            E::MessageRejected(_)
+            | E::MailFromDomainNotVerifiedException(_)
+            | E::AccountSuspendedException(_)
+            | E::SendingPausedException(_)
+            | E::BadRequestException(_)
+            | E::NotFoundException(_),
+        ) => MailFault::Rejected,
+        _ => MailFault::Unavailable,
+    };
+    fault(crate::aws::describe(e))
 }
 
 fn utf8(text: &str) -> Option<Content> {
@@ -57,37 +111,15 @@ fn utf8(text: &str) -> Option<Content> {
 impl Mailer for SesMailer {
     fn send<'a>(&'a self, email: &'a OutgoingEmail) -> BoxFuture<'a, Result<String, MailFault>> {
         Box::pin(async move {
-            let message = Message::builder()
-                .set_subject(utf8(&email.subject))
-                .body(Body::builder().set_text(utf8(&email.text)).set_html(utf8(&email.html)).build())
-                .build();
-            let result = self
-                .client
-                .send_email()
-                .from_email_address(&email.from)
-                .destination(Destination::builder().to_addresses(&email.to).build())
-                .set_reply_to_addresses(email.reply_to.clone().map(|r| vec![r]))
-                .set_configuration_set_name(email.configuration_set.clone())
-                .content(EmailContent::builder().simple(message).build())
-                .send()
-                .await;
-            match result {
-                Ok(output) => Ok(output.message_id.unwrap_or_default()),
-                Err(e) => {
-                    use aws_sdk_sesv2::operation::send_email::SendEmailError as E;
-                    let fault = match e.as_service_error() {
-                        Some(E::TooManyRequestsException(_) | E::LimitExceededException(_)) => MailFault::Throttled,
-                        Some(
-                            E::MessageRejected(_)
-                            | E::MailFromDomainNotVerifiedException(_)
-                            | E::AccountSuspendedException(_)
-                            | E::SendingPausedException(_)
-                            | E::BadRequestException(_)
-                            | E::NotFoundException(_),
-                        ) => MailFault::Rejected,
-                        _ => MailFault::Unavailable,
-                    };
-                    Err(fault(crate::aws::describe(&e)))
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match self.send_once(email).await {
+                    Err(MailFault::Throttled(_)) if attempt < THROTTLED_ATTEMPTS => {
+                        let pause = crate::inventory::jittered(std::time::Duration::from_millis(200), attempt);
+                        tokio::time::sleep(pause).await;
+                    }
+                    other => return other,
                 }
             }
         })

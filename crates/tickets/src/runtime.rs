@@ -102,7 +102,7 @@ pub async fn fulfill_from_env() -> Result<Fulfill, StartupError> {
         Arc::new(config),
         Arc::new(stripe_api()),
         ledger.clone(),
-        Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&aws))),
+        Arc::new(SesMailer::new(&aws)),
     )
     .with_inventory(Arc::new(DynamoInventory::new(dynamodb, table)))
     .with_votekey_pool(ledger))

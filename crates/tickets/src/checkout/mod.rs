@@ -20,6 +20,9 @@ use crate::stripe::{CreatedSession, Payments, StripeFault};
 use crate::{Clock, system_clock, web};
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+
+/// A retry after Stripe's 429 starts only with this much of the invocation left.
+const MIN_CREATE_TIME: Duration = Duration::from_millis(1500);
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -145,7 +148,8 @@ impl Checkout {
         }
         let started = Instant::now();
         let mut context = Context { lang: Lang::negotiate(None, accept_language(&request), "auto"), back_link: None };
-        match self.redirect_to_stripe(&request, &mut context).await {
+        let redirect = self.redirect_to_stripe(&request, &mut context);
+        match crate::deadline::scope(crate::deadline::of_request(&request), redirect).await {
             Ok((response, ticket)) => {
                 let latency_ms = elapsed_ms(started);
                 tracing::info!(route = "checkout", status = 303, outcome = "redirect", ticket = %ticket, latency_ms, "checkout");
@@ -245,10 +249,14 @@ impl Checkout {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            match self.payments.create_checkout_session(config.stripe_secret_key(), request).await {
+            // Cut off at the invocation's deadline: the visitor gets our 502 page, not the gateway's.
+            let create = self.payments.create_checkout_session(config.stripe_secret_key(), request);
+            let created = crate::deadline::bounded(create).await.unwrap_or(Err(StripeFault::Timeout));
+            match created {
                 Err(StripeFault::Api { status: 429, .. }) => {
                     let pause = inventory::jittered(self.retry.base, attempt);
-                    if started.elapsed() + pause > self.retry.budget {
+                    let in_time = crate::deadline::allows(pause + MIN_CREATE_TIME);
+                    if started.elapsed() + pause > self.retry.budget || !in_time {
                         return Err(CheckoutError::Busy);
                     }
                     tokio::time::sleep(pause).await;

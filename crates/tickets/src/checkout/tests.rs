@@ -165,6 +165,38 @@ async fn a_reservation_whose_answer_was_lost_is_given_back_and_answered_503() {
 }
 
 #[tokio::test]
+async fn a_slow_stripe_is_cut_off_at_the_invocations_deadline_with_our_page() {
+    let bed = Bed::new(&limited());
+    bed.payments.delay_creates(Duration::from_secs(30));
+    let deadline = std::time::Instant::now() + Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let response = crate::deadline::scope(Some(deadline), bed.post("type=visitor")).await;
+    assert!(started.elapsed() < Duration::from_secs(2), "answered by the deadline: {:?}", started.elapsed());
+    assert_eq!(response.status(), 502, "{}", text(&response));
+    assert_eq!(bed.counts(visitor()).taken(), 0, "the hold went back");
+}
+
+#[tokio::test]
+async fn rate_limit_retries_stop_before_the_deadline() {
+    let bed = Bed::new(&limited());
+    let bed = Bed {
+        checkout: bed.checkout.with_rate_limit_retry(RateLimitRetry {
+            base: Duration::from_millis(20),
+            budget: Duration::from_secs(60),
+        }),
+        ..bed
+    };
+    for _ in 0..1000 {
+        bed.payments.fail_next(StripeFault::Api { status: 429, message: "Too many requests".into(), request_log_url: None });
+    }
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_millis(1600);
+    let busy = crate::deadline::scope(Some(deadline), bed.post("type=visitor")).await;
+    assert_eq!(busy.status(), 503);
+    assert!(started.elapsed() < Duration::from_millis(1600), "within the deadline: {:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn stripe_rate_limits_are_retried_then_answered_busy() {
     let bed = Bed::new(&limited());
     let limited = || StripeFault::Api { status: 429, message: "Too many requests".into(), request_log_url: None };

@@ -176,11 +176,14 @@ impl Fulfill {
         let started = Instant::now();
         let method = request.method().clone();
         let html = web::wants_html(&request);
-        let result = match method {
-            Method::POST => self.webhook(&request).await,
-            Method::GET => self.landing(&request).await,
-            _ => Err(FulfillError::MethodNotAllowed.into()),
+        let work = async {
+            match method {
+                Method::POST => self.webhook(&request).await,
+                Method::GET => self.landing(&request).await,
+                _ => Err(FulfillError::MethodNotAllowed.into()),
+            }
         };
+        let result = crate::deadline::scope(crate::deadline::of_request(&request), work).await;
         let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
         match result {
             Ok((reply, note)) => {

@@ -114,6 +114,8 @@ pub enum FulfillFault {
     Mail(#[from] MailFault),
     #[error("the claim's lease ran out before sending")]
     LeaseTooShort,
+    #[error("too little of the invocation is left to send and record an email")]
+    OutOfTime,
     #[error("could not draw a votekey: {0}")]
     Votekey(String),
     #[error("the votekey pool is empty: import more keys from Wuhu with `tdf-admin votekeys import`")]
@@ -128,7 +130,7 @@ impl FulfillFault {
     pub fn status(&self) -> StatusCode {
         use FulfillFault::*;
         match self {
-            ConfigUnavailable(_) | NoSender | LeaseTooShort | PoolEmpty | Mismatch(_) => {
+            ConfigUnavailable(_) | NoSender | LeaseTooShort | OutOfTime | PoolEmpty | Mismatch(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Stripe(_) => StatusCode::BAD_GATEWAY,
@@ -145,6 +147,7 @@ impl FulfillFault {
             Ledger(_) => "ledger_error",
             Mail(_) => "mail_error",
             LeaseTooShort => "lease_too_short",
+            OutOfTime => "out_of_time",
             Votekey(_) => "votekey_error",
             PoolEmpty => "votekey_pool_empty",
             Mismatch(_) => "webhook_mismatch",
@@ -221,6 +224,9 @@ impl Letter<'_> {
         }
     }
 }
+
+/// Time one ledger write may take (the AWS SDK's operation timeout).
+const RECORD_TIME: Duration = Duration::from_secs(6);
 
 /// When Stripe may be asked about a session.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -333,6 +339,11 @@ impl Fulfill {
         kept_votekey: Option<String>,
     ) -> Result<Outcome, FulfillFault> {
         let from = config.email().from.clone().ok_or(FulfillFault::NoSender)?;
+        // Claim only with time to send and record before the invocation ends;
+        // else Stripe's next delivery (or the next visit) does it.
+        if !crate::deadline::allows(self.timing.send_budget + RECORD_TIME) {
+            return Err(FulfillFault::OutOfTime);
+        }
         let notice = letter.notice();
         let sale = match letter {
             Letter::Votekey(session) => self.hold_to_sell(session).await?,
@@ -423,6 +434,8 @@ impl Fulfill {
     async fn record_sent(&self, session_id: &str, notice: Notice, token: &str, message_id: &str) {
         const ATTEMPTS: u64 = 4;
         for attempt in 1..=ATTEMPTS {
+            // The last attempt is the one that may be cut short by the invocation's end.
+            let last = attempt == ATTEMPTS || !crate::deadline::allows(RECORD_TIME * 2);
             match self.ledger.complete(session_id, notice, token, message_id, self.now()).await {
                 Ok(true) => return,
                 Ok(false) => {
@@ -432,7 +445,7 @@ impl Fulfill {
                     );
                     return;
                 }
-                Err(e) if attempt < ATTEMPTS => {
+                Err(e) if !last => {
                     tracing::warn!(session = session_id, attempt, error = %e, "recording a sent email failed; retrying");
                     tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
                 }

@@ -255,9 +255,16 @@ fn claim_write(
 }
 
 impl DynamoLedger {
-    fn refused(&self, notice: Notice, old: Option<&Item>, now: i64) -> ClaimOutcome {
+    /// Why the claim's condition failed, from the item as it was. Our own
+    /// token there means an earlier attempt of this very claim committed
+    /// (the SDK retried after its answer was lost): it is ours.
+    fn refused(&self, notice: Notice, old: Option<&Item>, token: &str, now: i64) -> ClaimOutcome {
         match old {
             None => ClaimOutcome::InProgress,
+            Some(item) if text(item, "claim_token").as_deref() == Some(token) => {
+                let expires_at = number(item, "claim_expires_at").unwrap_or(now);
+                ClaimOutcome::Claimed { token: token.to_owned(), expires_at }
+            }
             Some(item) => {
                 let status = text(item, "status").and_then(|s| OrderStatus::parse(&s)).unwrap_or(OrderStatus::Pending);
                 refusal(notice, status, number(item, "claim_expires_at"), now)
@@ -269,6 +276,7 @@ impl DynamoLedger {
     async fn claim_alone(
         &self,
         write: ClaimWrite,
+        token: &str,
         details: &OrderDetails,
         notice: Notice,
         now: i64,
@@ -291,7 +299,7 @@ impl DynamoLedger {
             Ok(_) => Ok(None),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    Ok(Some(self.refused(notice, c.item.as_ref(), now)))
+                    Ok(Some(self.refused(notice, c.item.as_ref(), token, now)))
                 }
                 Some(UpdateItemError::TransactionConflictException(_)) => Ok(Some(ClaimOutcome::InProgress)),
                 _ => Err(fault("UpdateItem (claim)", e)),
@@ -356,7 +364,7 @@ impl DynamoLedger {
             // A concurrent transaction on the same order: another claimant is at work.
             Ok(Some(ClaimOutcome::InProgress))
         } else if failed(0) {
-            Ok(Some(self.refused(notice, reasons.first().and_then(|r| r.item.as_ref()), now)))
+            Ok(Some(self.refused(notice, reasons.first().and_then(|r| r.item.as_ref()), token, now)))
         } else if reserve.is_some() && failed(1) {
             Ok(Some(ClaimOutcome::VotekeyTaken))
         } else if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
@@ -431,7 +439,7 @@ impl Ledger for DynamoLedger {
             };
             let refused = if reserve.is_none() && sale.is_empty() {
                 // Nothing else to write: one conditional update suffices.
-                self.claim_alone(write, details, notice, now).await?
+                self.claim_alone(write, &token, details, notice, now).await?
             } else {
                 // A new votekey and/or a sale: atomically with the claim.
                 self.claim_in_transaction(write, &token, details, reserve, sale, notice, now).await?

@@ -70,3 +70,16 @@ async fn only_the_claimant_can_release_its_claim() {
     let again = bed.ledger.claim(&details, Notice::Votekey, VotekeyUse::Keep("MINEKEYS"), None, T0, 10).await.unwrap();
     assert!(matches!(again, ClaimOutcome::Claimed { .. }), "claimable at once: {again:?}");
 }
+
+#[tokio::test]
+async fn with_too_little_of_the_invocation_left_nothing_is_claimed() {
+    let bed = Bed::new();
+    bed.payments.put(paid("cs_test_late"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let late = crate::deadline::scope(Some(deadline), bed.fulfil("cs_test_late")).await;
+    assert_eq!(late.unwrap_err().outcome(), "out_of_time");
+    assert_eq!(bed.ledger.calls(LedgerOp::Claim), 0, "no claim left to wait out");
+    assert!(bed.mailer.sent().is_empty());
+    let in_time = std::time::Instant::now() + Duration::from_secs(14);
+    assert_eq!(crate::deadline::scope(Some(in_time), bed.fulfil("cs_test_late")).await.unwrap(), Outcome::Emailed);
+}
