@@ -971,6 +971,7 @@ fn check_domain_and_outputs(t: &J) -> Result<(), String> {
         ("ConfigParameter", "ConfigParameterName"),
         ("CheckoutLogGroupName", "CheckoutLogGroup"),
         ("FulfillLogGroupName", "FulfillLogGroup"),
+        ("ApiAccessLogGroupName", "ApiAccessLogGroup"),
     ] {
         ensure(is_ref(outputs.get(name).map(|o| &o["Value"]), reference), || {
             format!("output {name} must be !Ref {reference}")
@@ -980,7 +981,161 @@ fn check_domain_and_outputs(t: &J) -> Result<(), String> {
     ensure(target["Condition"] == "HasDomain", || "output CustomDomainTarget must have Condition HasDomain".to_owned())
 }
 
-const CHECKS: [(&str, Check); 13] = [
+// ------------------------------------------------------------------ alarms
+
+const ALERT_TOPIC: &str = "AlertTopic";
+const ALERT_CONDITION: &str = "HasAlertEmail";
+
+/// The namespace of the stack's own metrics (the alerts, api_throttled).
+fn alert_namespace() -> J {
+    json!({"Fn::Sub": "tdf-tickets/${AWS::StackName}"})
+}
+
+/// The filter pattern that counts one alert's log lines: tracing's JSON
+/// layout puts the `alert` field under `fields`.
+fn alert_pattern(name: &str) -> String {
+    format!("{{ $.fields.alert = \"{name}\" }}")
+}
+
+/// AlertEmail is optional (default ""): HasAlertEmail is AlertEmail != "",
+/// and the one topic, its e-mail subscription to AlertEmail, its output and
+/// every alarm exist only under it.
+fn check_alarm_topic(t: &J) -> Result<(), String> {
+    let param = at(t, &["Parameters", "AlertEmail"]).ok_or("parameter AlertEmail missing")?;
+    ensure(param["Default"] == "" && param.get("AllowedPattern").is_some(), || {
+        "AlertEmail needs Default \"\" and an AllowedPattern".to_owned()
+    })?;
+    let condition = at(t, &["Conditions", ALERT_CONDITION]);
+    let expected = json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]});
+    ensure(condition == Some(&expected), || format!("{ALERT_CONDITION} must be {expected}, is {condition:?}"))?;
+    let topics = of_type(t, "AWS::SNS::Topic");
+    ensure(topics.len() == 1 && topics[0].0 == ALERT_TOPIC, || format!("expected one topic {ALERT_TOPIC}"))?;
+    let subscriptions = of_type(t, "AWS::SNS::Subscription");
+    let p = subscriptions.first().map(|(_, s)| &s["Properties"]).ok_or("the topic has no subscription")?;
+    ensure(
+        subscriptions.len() == 1
+            && p["Protocol"] == "email"
+            && is_ref(p.get("Endpoint"), "AlertEmail")
+            && is_ref(p.get("TopicArn"), ALERT_TOPIC),
+        || format!("expected one e-mail subscription of AlertEmail to {ALERT_TOPIC}: {p}"),
+    )?;
+    for ty in ["AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::CloudWatch::Alarm"] {
+        for (id, r) in of_type(t, ty) {
+            ensure(r["Condition"] == ALERT_CONDITION, || format!("{id} must have Condition {ALERT_CONDITION}"))?;
+        }
+    }
+    let output = at(t, &["Outputs", "AlertTopicArn"]).ok_or("output AlertTopicArn missing")?;
+    ensure(output["Condition"] == ALERT_CONDITION, || format!("output AlertTopicArn needs Condition {ALERT_CONDITION}"))
+}
+
+/// Every alarm fires at a Sum >= 1 in one 5-minute period, takes missing
+/// data as fine (metrics without errors publish nothing), says what it
+/// means, and mails the topic.
+fn check_alarm_shape(id: &str, alarm: &J) -> Result<(), String> {
+    let p = &alarm["Properties"];
+    for (key, value) in [
+        ("Statistic", json!("Sum")),
+        ("Period", json!(300)),
+        ("EvaluationPeriods", json!(1)),
+        ("Threshold", json!(1)),
+        ("ComparisonOperator", json!("GreaterThanOrEqualToThreshold")),
+        ("TreatMissingData", json!("notBreaching")),
+        ("AlarmActions", json!([{"Ref": ALERT_TOPIC}])),
+    ] {
+        ensure(p[key] == value, || format!("alarm {id}: {key} {} (expected {value})", p[key]))?;
+    }
+    ensure(p["AlarmDescription"].as_str().is_some_and(|d| d.len() > 20), || {
+        format!("alarm {id}: an AlarmDescription saying what to do")
+    })
+}
+
+/// The one alarm on a metric (dimensions `J::Null` for none).
+fn one_alarm(t: &J, namespace: &J, metric: &str, dimensions: &J) -> Result<(), String> {
+    let matching: Vec<&str> = of_type(t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| {
+            let p = &a["Properties"];
+            p["Namespace"] == *namespace && p["MetricName"] == metric && p["Dimensions"] == *dimensions
+        })
+        .map(|(id, _)| id)
+        .collect();
+    ensure(matching.len() == 1, || {
+        format!("expected one alarm on {namespace} {metric} {dimensions}, found {matching:?}")
+    })
+}
+
+/// The metric filters on a log group (its resource id): (id, pattern, the
+/// one metric transformation).
+fn filters_on<'a>(t: &'a J, group: &str) -> Vec<(&'a str, &'a str, &'a J)> {
+    of_type(t, "AWS::Logs::MetricFilter")
+        .into_iter()
+        .filter(|(_, f)| is_ref(at(f, &["Properties", "LogGroupName"]), group))
+        .map(|(id, f)| {
+            (id, f["Properties"]["FilterPattern"].as_str().unwrap_or(""), &f["Properties"]["MetricTransformations"])
+        })
+        .collect()
+}
+
+/// A filter publishes 1 per matching line into `metric` of the stack's
+/// namespace, with no DefaultValue (nothing published while all is well)
+/// and no dimensions.
+fn check_transformation(id: &str, transformations: &J, metric: &str) -> Result<(), String> {
+    let expected =
+        json!([{"MetricNamespace": alert_namespace(), "MetricName": metric, "MetricValue": "1", "Unit": "Count"}]);
+    ensure(*transformations == expected, || {
+        format!("{id}: MetricTransformations {transformations} (expected {expected})")
+    })
+}
+
+/// Alarms on each function's errors (AWS/Lambda Errors), on the API's 5xx
+/// answers (AWS/ApiGateway "5xx" per ApiId: HTTP APIs do not publish REST's
+/// 5XXError) and on API Gateway's 429s, counted from the access log.
+fn check_alarms(t: &J) -> Result<(), String> {
+    for (id, alarm) in of_type(t, "AWS::CloudWatch::Alarm") {
+        check_alarm_shape(id, alarm)?;
+    }
+    for (function, _, _) in FUNCTIONS {
+        one_alarm(t, &json!("AWS/Lambda"), "Errors", &json!([{"Name": "FunctionName", "Value": {"Ref": function}}]))?;
+    }
+    one_alarm(t, &json!("AWS/ApiGateway"), "5xx", &json!([{"Name": "ApiId", "Value": {"Ref": "TicketsApi"}}]))?;
+    let throttled: Vec<_> =
+        filters_on(t, "ApiAccessLogGroup").into_iter().filter(|(_, p, _)| *p == "{ $.status = \"429\" }").collect();
+    ensure(throttled.len() == 1, || "expected one filter of 429s on ApiAccessLogGroup".to_owned())?;
+    check_transformation(throttled[0].0, throttled[0].2, "api_throttled")?;
+    one_alarm(t, &alert_namespace(), "api_throttled", &J::Null)
+}
+
+/// Every name of `tickets::alert::Alert::ALL` (the log lines an organizer
+/// must act on) is counted on both functions' log groups by a filter with
+/// exactly `{ $.fields.alert = "NAME" }` into the metric NAME, which has an
+/// alarm; no filter counts a name Alert::ALL lacks. So a new Alert fails
+/// here until template.yaml counts and alarms it.
+fn check_alert_metrics(t: &J) -> Result<(), String> {
+    let names: BTreeSet<&str> = tickets::alert::Alert::ALL.iter().map(|a| a.name()).collect();
+    for (function, _, _) in FUNCTIONS {
+        let group = at(resource(t, function)?, &["Properties", "LoggingConfig", "LogGroup", "Ref"])
+            .and_then(J::as_str)
+            .ok_or_else(|| format!("{function}: LoggingConfig.LogGroup is not a !Ref"))?;
+        let filters = filters_on(t, group);
+        for name in &names {
+            let matching: Vec<_> = filters.iter().filter(|(_, p, _)| *p == alert_pattern(name)).collect();
+            ensure(matching.len() == 1, || {
+                format!("{group}: expected one filter {}, found {}", alert_pattern(name), matching.len())
+            })?;
+            check_transformation(matching[0].0, matching[0].2, name)?;
+        }
+        for (id, pattern, _) in filters.iter().filter(|(_, p, _)| p.contains("fields.alert")) {
+            let name = pattern.strip_prefix("{ $.fields.alert = \"").and_then(|r| r.strip_suffix("\" }"));
+            ensure(name.is_some_and(|n| names.contains(n)), || format!("{id}: {pattern} counts no Alert name"))?;
+        }
+    }
+    for name in names {
+        one_alarm(t, &alert_namespace(), name, &J::Null)?;
+    }
+    Ok(())
+}
+
+const CHECKS: [(&str, Check); 16] = [
     ("routes", check_routes),
     ("throttling", check_throttling),
     ("sweep", check_sweep),
@@ -994,6 +1149,9 @@ const CHECKS: [(&str, Check); 13] = [
     ("log_level", check_log_level),
     ("kms_conditional", check_kms_conditional),
     ("domain_and_outputs", check_domain_and_outputs),
+    ("alarm_topic", check_alarm_topic),
+    ("alarms", check_alarms),
+    ("alert_metrics", check_alert_metrics),
 ];
 
 fn run(name: &str) {
@@ -1067,6 +1225,21 @@ fn ticket_mail_can_be_limited_to_one_sender() {
 #[test]
 fn log_level_never_trace() {
     run("log_level");
+}
+
+#[test]
+fn alarm_topic_only_with_alert_email() {
+    run("alarm_topic");
+}
+
+#[test]
+fn errors_5xx_and_throttles_are_alarmed() {
+    run("alarms");
+}
+
+#[test]
+fn every_alert_is_counted_and_alarmed() {
+    run("alert_metrics");
 }
 
 /// The `pk` prefixes a source names: string literals that open with
@@ -1685,6 +1858,13 @@ fn checks_catch_mutations() {
         ),
         ("edge endpoint", "domain_and_outputs", M::Text("EndpointType: REGIONAL", "EndpointType: EDGE", 0)),
         (
+            "access-log output dropped",
+            "domain_and_outputs",
+            M::Json(|t| {
+                t["Outputs"].as_object_mut().unwrap().remove("ApiAccessLogGroupName");
+            }),
+        ),
+        (
             "execute-api endpoint kept with a domain",
             "domain_and_outputs",
             M::Json(|t| {
@@ -1814,6 +1994,164 @@ fn checks_catch_mutations() {
             M::Json(|t| {
                 t["Resources"]["CheckoutFunction"]["Properties"]["LoggingConfig"]["ApplicationLogLevel"] =
                     json!("TRACE");
+            }),
+        ),
+        (
+            "topic without AlertEmail",
+            "alarm_topic",
+            M::Json(|t| {
+                t["Resources"]["AlertTopic"].as_object_mut().unwrap().remove("Condition");
+            }),
+        ),
+        (
+            "HasAlertEmail inverted",
+            "alarm_topic",
+            M::Text(
+                "HasAlertEmail: !Not [!Equals [!Ref AlertEmail, \"\"]]",
+                "HasAlertEmail: !Equals [!Ref AlertEmail, \"\"]",
+                0,
+            ),
+        ),
+        ("subscription by SMS", "alarm_topic", M::Text("Protocol: email", "Protocol: sms", 0)),
+        (
+            "subscription to a fixed address",
+            "alarm_topic",
+            M::Json(|t| {
+                t["Resources"]["AlertSubscription"]["Properties"]["Endpoint"] = json!("orga@example.org");
+            }),
+        ),
+        (
+            "alarm without AlertEmail",
+            "alarm_topic",
+            M::Json(|t| {
+                t["Resources"]["AlertMailRefusedAlarm"].as_object_mut().unwrap().remove("Condition");
+            }),
+        ),
+        (
+            "AlertEmail required",
+            "alarm_topic",
+            M::Json(|t| {
+                t["Parameters"]["AlertEmail"].as_object_mut().unwrap().remove("Default");
+            }),
+        ),
+        (
+            "checkout errors not alarmed",
+            "alarms",
+            M::Json(|t| {
+                t["Resources"].as_object_mut().unwrap().remove("CheckoutErrorsAlarm");
+            }),
+        ),
+        (
+            "fulfill errors alarm watches checkout",
+            "alarms",
+            M::Text("Value: !Ref FulfillFunction", "Value: !Ref CheckoutFunction", 0),
+        ),
+        ("5xx alarm on REST's metric name", "alarms", M::Text("MetricName: 5xx", "MetricName: 5XXError", 0)),
+        (
+            "5xx not alarmed",
+            "alarms",
+            M::Json(|t| {
+                t["Resources"].as_object_mut().unwrap().remove("Api5xxAlarm");
+            }),
+        ),
+        (
+            "alarm at 5 in 5 minutes",
+            "alarms",
+            M::Json(|t| {
+                t["Resources"]["AlertDisputeOpenedAlarm"]["Properties"]["Threshold"] = json!(5);
+            }),
+        ),
+        (
+            "alarm over an hour",
+            "alarms",
+            M::Json(|t| {
+                t["Resources"]["AlertWebhookMissedAlarm"]["Properties"]["Period"] = json!(3600);
+            }),
+        ),
+        (
+            "missing data breaching",
+            "alarms",
+            M::Text("TreatMissingData: notBreaching", "TreatMissingData: breaching", 0),
+        ),
+        ("alarm averages", "alarms", M::Text("Statistic: Sum", "Statistic: Average", 2)),
+        ("alarm above instead of at 1", "alarms", M::Text("GreaterThanOrEqualToThreshold", "GreaterThanThreshold", 3)),
+        (
+            "alarm mails nobody",
+            "alarms",
+            M::Json(|t| {
+                t["Resources"]["FulfillErrorsAlarm"]["Properties"].as_object_mut().unwrap().remove("AlarmActions");
+            }),
+        ),
+        (
+            "429s not counted",
+            "alarms",
+            M::Json(|t| {
+                t["Resources"].as_object_mut().unwrap().remove("ApiThrottledFilter");
+            }),
+        ),
+        ("throttle filter counts 200s", "alarms", M::Text("'{ $.status = \"429\" }'", "'{ $.status = \"200\" }'", 0)),
+        (
+            "an alert without its alarm",
+            "alert_metrics",
+            M::Json(|t| {
+                t["Resources"].as_object_mut().unwrap().remove("AlertMailRefusedAlarm");
+            }),
+        ),
+        (
+            "an alert not counted on fulfill",
+            "alert_metrics",
+            M::Json(|t| {
+                t["Resources"].as_object_mut().unwrap().remove("AlertDisputeOpenedFulfillFilter");
+            }),
+        ),
+        (
+            "config_unavailable not counted on checkout",
+            "alert_metrics",
+            M::Json(|t| {
+                t["Resources"].as_object_mut().unwrap().remove("AlertConfigUnavailableCheckoutFilter");
+            }),
+        ),
+        (
+            "filter pattern misses tracing's fields",
+            "alert_metrics",
+            M::Text("'{ $.fields.alert = \"webhook_missed\" }'", "'{ $.alert = \"webhook_missed\" }'", 0),
+        ),
+        (
+            "filter counts into another metric",
+            "alert_metrics",
+            M::Json(|t| {
+                t["Resources"]["AlertVotekeyPoolEmptyFulfillFilter"]["Properties"]["MetricTransformations"][0]["MetricName"] =
+                    json!("votekey_pool");
+            }),
+        ),
+        (
+            "filter publishes zeros",
+            "alert_metrics",
+            M::Json(|t| {
+                t["Resources"]["AlertSoldAfterReleaseFulfillFilter"]["Properties"]["MetricTransformations"][0]["DefaultValue"] =
+                    json!(0);
+            }),
+        ),
+        (
+            "alarm watches a namespace shared by every stack",
+            "alert_metrics",
+            M::Json(|t| {
+                t["Resources"]["AlertWebhookMismatchAlarm"]["Properties"]["Namespace"] = json!("tdf-tickets");
+            }),
+        ),
+        (
+            "fulfill's filter on the access log",
+            "alert_metrics",
+            M::Text("LogGroupName: !Ref FulfillLogGroup", "LogGroupName: !Ref ApiAccessLogGroup", 0),
+        ),
+        (
+            "a filter for an alert the code no longer has",
+            "alert_metrics",
+            M::Json(|t| {
+                t["Resources"]["AlertOldFulfillFilter"] = json!({"Type": "AWS::Logs::MetricFilter", "Properties": {
+                    "LogGroupName": {"Ref": "FulfillLogGroup"}, "FilterPattern": "{ $.fields.alert = \"old_alert\" }",
+                    "MetricTransformations": [{"MetricNamespace": {"Fn::Sub": "tdf-tickets/${AWS::StackName}"},
+                        "MetricName": "old_alert", "MetricValue": "1", "Unit": "Count"}]}});
             }),
         ),
     ];
