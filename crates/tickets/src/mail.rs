@@ -91,6 +91,8 @@ fn send_fault<R: std::fmt::Debug>(
         Some(E::TooManyRequestsException(_) | E::LimitExceededException(_)) => MailFault::Throttled,
         // The generic throttling codes are not modelled for SendEmail.
         Some(other) if matches!(other.code(), Some("ThrottlingException" | "Throttling")) => MailFault::Throttled,
+        // Not allowed to send from this address (the template's SenderAddress condition).
+        Some(other) if matches!(other.code(), Some("AccessDeniedException" | "AccessDenied")) => MailFault::Rejected,
         Some(
             E::MessageRejected(_)
             | E::MailFromDomainNotVerifiedException(_)
