@@ -12,6 +12,7 @@ use crate::mail::MailFault;
 use crate::stripe::{PaymentStatus, PostalAddress, SessionLineItem, SessionView, StripeFault};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
+mod headers;
 mod refunds;
 mod resend;
 
