@@ -17,6 +17,7 @@ pub mod config;
 pub mod doubles;
 pub mod email;
 pub mod fulfill;
+pub mod http_event;
 pub mod inventory;
 pub mod lang;
 pub mod ledger;
