@@ -276,3 +276,37 @@ async fn a_malformed_ssm_answer_does_not_leak_the_config_into_logs() {
     assert_no_secrets("the function's logs", &lambda.logs());
     assert_eq!(lambda.invoke_status(visitor).await, 303);
 }
+
+/// `event` with this raw query string, as curl or a browser sends it unencoded.
+fn with_raw_query(mut event: Value, query: &str) -> Value {
+    event["rawQueryString"] = query.into();
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_quote_or_angle_bracket_in_the_query_is_answered_and_the_container_lives() {
+    let mut lambda = Lambda::with_example_config().await;
+    let visitor = event_json("checkout-visitor.json");
+    let mut availability = event_json("checkout-get.json");
+    availability["rawPath"] = "/availability".into();
+    availability["routeKey"] = "GET /availability".into();
+
+    // lambda_http's own conversion panicked on these (and panic = "abort" ended the container).
+    let (checkout, _) = lambda.invoke(with_raw_query(visitor.clone(), "x=\"<>")).await;
+    assert_eq!(status(&checkout), 303, "the unknown parameter is ignored: {checkout}");
+    lambda.assert_alive();
+    let (available, _) = lambda.invoke(with_raw_query(availability, "\"<>")).await;
+    assert_eq!(status(&available), 200, "{available}");
+    let report: Value = serde_json::from_str(body(&available)).unwrap();
+    assert!(report.is_object(), "{available}");
+    lambda.assert_alive();
+
+    // The same container answers the next request.
+    let (next, _) = lambda.invoke(visitor).await;
+    assert_eq!(status(&next), 303, "{next}");
+    for response in [&checkout, &available, &next] {
+        assert_eq!(header(response, "x-content-type-options"), Some("nosniff"), "{response}");
+    }
+    assert_eq!(lambda.creates(), 2);
+    lambda.assert_alive();
+}

@@ -289,3 +289,32 @@ async fn unknown_sessions_are_5xx_and_sessions_not_ours_are_not_applicable() {
     assert!(!items.iter().any(|i| i["pk"]["S"] == format!("session#{}", created.id)), "and no order");
     lambda.assert_alive();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_quote_or_angle_bracket_in_the_query_is_answered_and_the_container_lives() {
+    let mut lambda = Lambda::start().await;
+    let landing = |query: &str| {
+        let mut event = event_json("fulfill-landing.json");
+        event["rawQueryString"] = query.into();
+        event
+    };
+    // lambda_http's own conversion panicked on this (and panic = "abort" ended the container).
+    let refused = lambda.invoke(landing("session_id=\"<>")).await;
+    assert_eq!(status(&refused), 400, "{refused}");
+    assert!(refused["body"].as_str().unwrap().contains("session_id"), "{refused}");
+    lambda.assert_alive();
+
+    // The same container answers the next request, and a stray `"<>` changes nothing else.
+    let (id, buyer) = lambda.bronze(PaymentOutcome::Paid).await;
+    let session = lambda.stripe.session(&id).unwrap();
+    let success_url = session["success_url"].as_str().unwrap().replace("{CHECKOUT_SESSION_ID}", &id);
+    let (_, query) = success_url.split_once('?').unwrap();
+    let thanks = lambda.invoke(landing(&format!("{query}&utm=\"<>"))).await;
+    assert_eq!(status(&thanks), 303, "{thanks}\n{}", lambda.logs());
+    assert_eq!(header(&thanks, "location"), Some(THANKS_URL), "{thanks}");
+    assert_eq!(lambda.emails_to(&buyer.email).await.len(), 1);
+    for response in [&refused, &thanks] {
+        assert_eq!(header(response, "x-content-type-options"), Some("nosniff"), "{response}");
+    }
+    lambda.assert_alive();
+}

@@ -312,3 +312,45 @@ async fn the_sweeper_gives_back_an_overdue_hold_and_the_page_says_when_sale_open
     assert_eq!(left(&page, "visitor"), "Sale opens 2099-12-01 10:00 (UTC+09:00)");
     assert!(page.contains("<button type=\"submit\" disabled>Buy: Visitor ticket</button>"), "{page}");
 }
+
+/// GET `url` with this `Host` header (none when `host` is `None`): the status and body.
+async fn get_as(url: &str, host: Option<&str>) -> (StatusCode, String) {
+    let client: Http = Client::builder(TokioExecutor::new()).set_host(false).build(HttpConnector::new());
+    let mut request = Request::builder().uri(url);
+    if let Some(host) = host {
+        request = request.header(header::HOST, host);
+    }
+    let response = client.request(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(Body::new(response.into_body()), 1 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn only_loopback_host_names_are_answered_so_dns_rebinding_reads_nothing() {
+    let (_dir, server) = start().await;
+    let base = server.url().to_owned();
+    let port = base.trim_end_matches('/').rsplit(':').next().unwrap().to_owned();
+    let client: Http = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let (status, _, _) = send(&client, Method::POST, &format!("{base}checkout"), Some("type=visitor")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // The ledger, the outbox, the stand-in's session list and every other route.
+    for path in ["ledger", "outbox", "v1/checkout/sessions", "", "fulfill?session_id=cs_test_x"] {
+        let url = format!("{base}{path}");
+        for host in [Some(format!("evil.example:{port}")), Some("evil.example".into()), None] {
+            let (status, body) = get_as(&url, host.as_deref()).await;
+            assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{path} as {host:?}: {body}");
+            assert!(body.starts_with("tdf-local answers only to"), "{path} as {host:?}: {body}");
+        }
+        for host in
+            [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}"), "localhost".into()]
+        {
+            let (status, body) = get_as(&url, Some(&host)).await;
+            assert_ne!(status, StatusCode::MISDIRECTED_REQUEST, "{path} as {host}: {body}");
+        }
+    }
+    let (status, page) = get_as(&format!("{base}ledger"), Some(&format!("localhost:{port}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<a href=\"/ledger\">Ledger</a>"), "the ledger page itself: {page}");
+}

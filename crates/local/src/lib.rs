@@ -13,6 +13,7 @@
 //! scheduled event does there.
 
 mod availability;
+mod host_check;
 mod pages;
 
 use axum::Router;
@@ -266,7 +267,8 @@ fn url_warnings(config: &Config, base: &str) -> Vec<String> {
     warnings
 }
 
-/// Serves `router`, behind the stand-in's own routes when it plays Stripe.
+/// Serves `router`, behind the stand-in's own routes when it plays Stripe;
+/// all of them only to loopback names (see [`host_check`]).
 fn serve(
     listener: TcpListener,
     router: Router,
@@ -274,8 +276,9 @@ fn serve(
     config: &Config,
     base: &str,
 ) -> Result<(Option<FakeStripe>, Option<JoinHandle<()>>), StartError> {
+    let guarded = |app: Router| app.layer(axum::middleware::from_fn(host_check::only_loopback_hosts));
     if let StripeBackend::Real(_) = stripe {
-        return Ok((None, Some(stripe_standin::serve(listener, router))));
+        return Ok((None, Some(stripe_standin::serve(listener, guarded(router)))));
     }
     let options = FakeStripeOptions {
         hosted_base: Some(format!("{base}{HOSTED_ROUTE}")),
@@ -287,7 +290,8 @@ fn serve(
         webhook_url: Some(format!("{base}/fulfill")),
         webhook_secret: config.webhook_secrets().iter().next().unwrap_or_default().to_owned(),
     };
-    let fake = FakeStripe::serve_hosted(listener, options, hosted, router).map_err(|e| StartError(e.to_string()))?;
+    let fake = FakeStripe::serve_hosted(listener, options, hosted, |stand_in| guarded(stand_in.merge(router)))
+        .map_err(|e| StartError(e.to_string()))?;
     Ok((Some(fake), None))
 }
 

@@ -67,32 +67,34 @@ impl FakeStripe {
     /// Serves the fake's API routes merged with `extra` (the local dev server
     /// adds its own pages) on `listener`.
     pub fn serve(listener: TcpListener, options: FakeStripeOptions, extra: Router) -> std::io::Result<FakeStripe> {
-        FakeStripe::serve_inner(listener, options, None, extra)
+        FakeStripe::serve_inner(listener, options, None, |stand_in| stand_in.merge(extra))
     }
 
     /// Like [`serve`](FakeStripe::serve), and also serves the hosted Checkout
     /// page under `hosted.route`. Unless `options.hosted_base` says otherwise,
-    /// session `url`s point at it on this listener.
+    /// session `url`s point at it on this listener. `app` makes the served
+    /// app of the stand-in's routes (the local dev server merges its pages
+    /// and puts its Host check in front of all of them).
     pub fn serve_hosted(
         listener: TcpListener,
         options: FakeStripeOptions,
         hosted: HostedCheckout,
-        extra: Router,
+        app: impl FnOnce(Router) -> Router,
     ) -> std::io::Result<FakeStripe> {
-        FakeStripe::serve_inner(listener, options, Some(hosted), extra)
+        FakeStripe::serve_inner(listener, options, Some(hosted), app)
     }
 
     /// Starts on a free loopback port with the hosted page (for tests).
     pub async fn start_hosted(options: FakeStripeOptions, hosted: HostedCheckout) -> std::io::Result<FakeStripe> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
-        FakeStripe::serve_hosted(listener, options, hosted, Router::new())
+        FakeStripe::serve_hosted(listener, options, hosted, |stand_in| stand_in)
     }
 
     fn serve_inner(
         listener: TcpListener,
         options: FakeStripeOptions,
         hosted: Option<HostedCheckout>,
-        extra: Router,
+        app: impl FnOnce(Router) -> Router,
     ) -> std::io::Result<FakeStripe> {
         let address = listener.local_addr()?.to_string();
         let hosted_base = match (&options.hosted_base, &hosted) {
@@ -114,12 +116,11 @@ impl FakeStripe {
             store.catalog.put_shipping_rate(Mode::Test, id, "Shipping", *amount, currency);
         }
         let store = Arc::new(Mutex::new(store));
-        let mut app = api_router(store.clone());
+        let mut stand_in = api_router(store.clone());
         if let Some(hosted) = hosted {
-            app = app.merge(hosted_router(store.clone(), hosted));
+            stand_in = stand_in.merge(hosted_router(store.clone(), hosted));
         }
-        let app = app.merge(extra);
-        let server = serve(listener, app);
+        let server = serve(listener, app(stand_in));
         Ok(FakeStripe { store, address, server })
     }
 

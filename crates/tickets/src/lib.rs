@@ -18,6 +18,7 @@ pub mod deadline;
 pub mod doubles;
 pub mod email;
 pub mod fulfill;
+pub mod http_event;
 pub mod inventory;
 pub mod lang;
 pub mod ledger;

@@ -8,6 +8,7 @@ use crate::inventory::DynamoInventory;
 use crate::ledger::DynamoLedger;
 use crate::mail::SesMailer;
 use crate::stripe::{DEFAULT_API_BASE, StripeApi};
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -114,31 +115,59 @@ pub fn is_scheduled_event(event: &serde_json::Value) -> bool {
         && event.get("detail-type").and_then(|v| v.as_str()) == Some("Scheduled Event")
 }
 
+/// Runs the checkout function: each API Gateway request, from its raw
+/// event (see [`answer_http`]), to the handler.
+pub async fn run_checkout(checkout: Arc<Checkout>) -> Result<(), lambda_http::Error> {
+    use lambda_http::{Adapter, LambdaEvent, Request, service_fn};
+    let http = Adapter::from(service_fn(move |request: Request| {
+        let checkout = checkout.clone();
+        async move { Ok::<_, Infallible>(checkout.handle(request).await) }
+    }));
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let mut http = http.clone();
+        async move { answer_http(&mut http, event).await }
+    }))
+    .await
+}
+
 /// Runs the fulfill function: API Gateway's requests go to the HTTP handler
-/// (through lambda_http's own adapter, as `lambda_http::run` does), the
-/// schedule's ticks to the sweeper. One function, so one build and one
-/// config cache serve both.
+/// (see [`answer_http`]), the schedule's ticks to the sweeper. One function,
+/// so one build and one config cache serve both.
 pub async fn run_fulfill(fulfill: Arc<Fulfill>) -> Result<(), lambda_http::Error> {
-    use lambda_http::request::LambdaRequest;
-    use lambda_http::{Adapter, LambdaEvent, Request, Service, service_fn};
+    use lambda_http::{Adapter, LambdaEvent, Request, service_fn};
     let handler = fulfill.clone();
     let http = Adapter::from(service_fn(move |request: Request| {
         let handler = handler.clone();
-        async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
+        async move { Ok::<_, Infallible>(handler.handle(request).await) }
     }));
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let (fulfill, mut http) = (fulfill.clone(), http.clone());
         async move {
-            let LambdaEvent { payload, context } = event;
-            if is_scheduled_event(&payload) {
+            if is_scheduled_event(&event.payload) {
                 return sweep(&fulfill).await;
             }
-            let request: LambdaRequest = serde_json::from_value(payload)?;
-            let response = http.call(LambdaEvent::new(request, context)).await?;
-            Ok(serde_json::to_value(response)?)
+            answer_http(&mut http, event).await
         }
     }))
     .await
+}
+
+/// One API Gateway request through lambda_http's own adapter (as
+/// `lambda_http::run` does), from the raw event: sanitised first, because
+/// lambda_http's conversion panics on some URIs (see [`crate::http_event`]).
+async fn answer_http<S>(
+    http: &mut S,
+    event: lambda_http::LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, lambda_http::Error>
+where
+    S: lambda_http::Service<lambda_http::LambdaEvent<lambda_http::request::LambdaRequest>, Error = Infallible>,
+    S::Response: serde::Serialize,
+{
+    let lambda_http::LambdaEvent { mut payload, context } = event;
+    crate::http_event::sanitise(&mut payload);
+    let request = serde_json::from_value(payload)?;
+    let response = http.call(lambda_http::LambdaEvent::new(request, context)).await?;
+    Ok(serde_json::to_value(response)?)
 }
 
 /// One sweep, logged; a failure is the invocation's error (so it shows in

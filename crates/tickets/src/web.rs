@@ -32,6 +32,13 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
+/// Every answer of both functions goes out through here: `nosniff`, so no
+/// browser reads a plain-text error (which may echo the form) as HTML.
+pub fn with_nosniff(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
 /// An error answer: a one-line message, as a small HTML page or plain text.
 pub fn error_response(status: StatusCode, message: &str, html: bool, back_link: Option<&str>) -> Response<Body> {
     let title = status.canonical_reason().unwrap_or("Error");

@@ -143,6 +143,10 @@ impl Checkout {
 
     /// Handles one request. Every path ends in a response; one log line each.
     pub async fn handle(&self, request: Request) -> Response<Body> {
+        web::with_nosniff(self.answer(request).await)
+    }
+
+    async fn answer(&self, request: Request) -> Response<Body> {
         if availability::is_availability(&request) {
             return self.availability(&request).await;
         }

@@ -298,3 +298,19 @@ async fn availability_only_answers_get_and_checkout_still_refuses_get() {
     let get = http::Request::builder().uri("/checkout").body(Body::Empty).unwrap();
     assert_eq!(bed.checkout.handle(get).await.status(), 405);
 }
+
+#[tokio::test]
+async fn every_answer_says_nosniff_whatever_its_status() {
+    let bed = Bed::new(&limited());
+    let (available, _) = bed.availability().await;
+    let redirect = bed.post("type=visitor").await;
+    let refused = bed.post("type=no-such-ticket").await;
+    bed.payments.fail_next(StripeFault::Timeout);
+    let fault = bed.post("type=visitor").await;
+    let get = http::Request::builder().uri("https://tickets.example/checkout").body(Body::Empty).unwrap();
+    let wrong_method = bed.checkout.handle(get).await;
+    for (response, status) in [(available, 200), (redirect, 303), (refused, 400), (wrong_method, 405), (fault, 502)] {
+        assert_eq!(response.status(), status, "{}", text(&response));
+        assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{status}");
+    }
+}

@@ -173,6 +173,10 @@ pub(super) fn is_session_id(id: &str) -> bool {
 impl Fulfill {
     /// Handles one request. Every path ends in a response; one log line each.
     pub async fn handle(&self, request: Request) -> Response<Body> {
+        web::with_nosniff(self.answer(request).await)
+    }
+
+    async fn answer(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let method = request.method().clone();
         let html = web::wants_html(&request);

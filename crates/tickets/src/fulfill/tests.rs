@@ -12,7 +12,11 @@ use crate::mail::MailFault;
 use crate::stripe::{PaymentStatus, PostalAddress, SessionLineItem, SessionView, StripeFault};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
+<<<<<<< HEAD
 mod ours;
+=======
+mod headers;
+>>>>>>> wip-raw
 mod refunds;
 mod refused;
 mod resend;
