@@ -12,11 +12,8 @@ use crate::mail::MailFault;
 use crate::stripe::{PaymentStatus, PostalAddress, SessionLineItem, SessionView, StripeFault};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
-<<<<<<< HEAD
-mod ours;
-=======
 mod headers;
->>>>>>> wip-raw
+mod ours;
 mod refunds;
 mod refused;
 mod resend;
