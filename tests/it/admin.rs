@@ -198,6 +198,14 @@ impl Ledger for Table {
     ) -> tickets::BoxFuture<'a, Result<bool, tickets::ledger::LedgerFault>> {
         self.ledger.complete(id, notice, token, message_id, now)
     }
+    fn release_claim<'a>(
+        &'a self,
+        id: &'a str,
+        token: &'a str,
+        now: i64,
+    ) -> tickets::BoxFuture<'a, Result<bool, tickets::ledger::LedgerFault>> {
+        self.ledger.release_claim(id, token, now)
+    }
 }
 
 impl Inventory for Table {

@@ -105,17 +105,12 @@ impl Bed {
         } else {
             Arc::new(dynamo)
         };
-        let fulfill = Fulfill::new(
-            cache.clone(),
-            payments.clone(),
-            ledger,
-            Arc::new(SesMailer::new(&aws)),
-        )
-        .with_clock(Arc::new(move || match clock_frozen.load(Ordering::SeqCst) {
-            0 => unix_now() + clock_offset.load(Ordering::SeqCst),
-            at => at,
-        }))
-        .with_timing(ClaimTiming { lease: LEASE, send_budget: SEND_BUDGET });
+        let fulfill = Fulfill::new(cache.clone(), payments.clone(), ledger, Arc::new(SesMailer::new(&aws)))
+            .with_clock(Arc::new(move || match clock_frozen.load(Ordering::SeqCst) {
+                0 => unix_now() + clock_offset.load(Ordering::SeqCst),
+                at => at,
+            }))
+            .with_timing(ClaimTiming { lease: LEASE, send_budget: SEND_BUDGET });
         let checkout = Checkout::new(cache, payments);
         let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&aws_config(&moto)), table.clone());
         Bed { moto, proxy, stripe, table, checkout, fulfill: Arc::new(fulfill), ledger, offset, frozen }
@@ -298,6 +293,17 @@ impl Ledger for OneAtATime {
         Box::pin(async move {
             let _one = self.lock.lock().await;
             self.inner.complete(session_id, notice, token, message_id, now).await
+        })
+    }
+    fn release_claim<'a>(
+        &'a self,
+        session_id: &'a str,
+        token: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<bool, LedgerFault>> {
+        Box::pin(async move {
+            let _one = self.lock.lock().await;
+            self.inner.release_claim(session_id, token, now).await
         })
     }
     fn update_standing<'a>(

@@ -55,9 +55,8 @@ impl SesMailer {
     /// retrying it would mail the buyer twice. Only a throttled send, which
     /// SES refused outright, is tried again (here, with a short pause).
     pub fn new(aws: &aws_config::SdkConfig) -> SesMailer {
-        let config = aws_sdk_sesv2::config::Builder::from(aws)
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .build();
+        let config =
+            aws_sdk_sesv2::config::Builder::from(aws).retry_config(aws_config::retry::RetryConfig::disabled()).build();
         SesMailer { client: aws_sdk_sesv2::Client::from_conf(config) }
     }
 

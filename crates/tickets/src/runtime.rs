@@ -99,14 +99,9 @@ pub async fn fulfill_from_env() -> Result<Fulfill, StartupError> {
     let config = config_cache(Some(&aws))?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let ledger = Arc::new(DynamoLedger::new(dynamodb.clone(), table.clone()));
-    Ok(Fulfill::new(
-        Arc::new(config),
-        Arc::new(stripe_api()),
-        ledger.clone(),
-        Arc::new(SesMailer::new(&aws)),
-    )
-    .with_inventory(Arc::new(DynamoInventory::new(dynamodb, table)))
-    .with_votekey_pool(ledger))
+    Ok(Fulfill::new(Arc::new(config), Arc::new(stripe_api()), ledger.clone(), Arc::new(SesMailer::new(&aws)))
+        .with_inventory(Arc::new(DynamoInventory::new(dynamodb, table)))
+        .with_votekey_pool(ledger))
 }
 
 /// Is this Lambda event EventBridge's scheduled tick (the sweeper's)?

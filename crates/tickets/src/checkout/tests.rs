@@ -180,14 +180,17 @@ async fn a_slow_stripe_is_cut_off_at_the_invocations_deadline_with_our_page() {
 async fn rate_limit_retries_stop_before_the_deadline() {
     let bed = Bed::new(&limited());
     let bed = Bed {
-        checkout: bed.checkout.with_rate_limit_retry(RateLimitRetry {
-            base: Duration::from_millis(20),
-            budget: Duration::from_secs(60),
-        }),
+        checkout: bed
+            .checkout
+            .with_rate_limit_retry(RateLimitRetry { base: Duration::from_millis(20), budget: Duration::from_secs(60) }),
         ..bed
     };
     for _ in 0..1000 {
-        bed.payments.fail_next(StripeFault::Api { status: 429, message: "Too many requests".into(), request_log_url: None });
+        bed.payments.fail_next(StripeFault::Api {
+            status: 429,
+            message: "Too many requests".into(),
+            request_log_url: None,
+        });
     }
     let started = std::time::Instant::now();
     let deadline = started + Duration::from_millis(1600);
