@@ -53,7 +53,6 @@ pub(super) fn payment_failed_email(config: &Config, session: &SessionView) -> Re
     email::render_payment_failed(&PaymentFailedEmail {
         language: EmailLanguage::from_stripe_locale(session.locale.as_deref()),
         event_name: config.email().event_name.as_deref(),
-        buyer_name: session.name.as_deref(),
         retry_url: config.cancel_url().as_str(),
         subject_override: None,
         intro_override: None,
