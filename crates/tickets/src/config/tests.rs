@@ -191,7 +191,12 @@ fn general_catalog_errors_name_the_path() {
         ),
         (
             json!({"tickets": [{"id": "a", "price": "price_1", "options": [{"field": "type", "choices": [{"value": "m"}]}]}]}),
-            "config key `catalog.tickets[0].options`: field \"type\" is reserved or used twice",
+            "config key `catalog.tickets[0].options`: field \"type\" is reserved: the ticket form's field for the ticket",
+        ),
+        (
+            json!({"tickets": [{"id": "a", "price": "price_1", "options": [
+                {"field": "size", "choices": [{"value": "m"}]}, {"field": "Size", "choices": [{"value": "l"}]}]}]}),
+            "config key `catalog.tickets[0].options`: field \"size\" is used twice",
         ),
         (
             json!({"tickets": [{"id": "a", "price": "price_1", "shipping": {"rate": "shr_1"}}]}),
@@ -202,6 +207,28 @@ fn general_catalog_errors_name_the_path() {
     for (catalog, expected) in cases {
         assert_eq!(parse(&general(catalog)).unwrap_err().to_string(), expected);
     }
+}
+
+/// An option field named like a key checkout writes into the session's
+/// metadata would overwrite it (a `ticket` option replaced the ticket).
+#[test]
+fn option_fields_cannot_take_the_forms_or_the_metadatas_own_names() {
+    let option = |field: &str| json!({"field": field, "choices": [{"value": "m"}]});
+    for field in ["type", "lang", "ticket", "Ticket", "hold_id", "tdf_shop"] {
+        let catalog = json!({"tickets": [
+            {"id": "a", "price": "price_1"},
+            {"id": "b", "price": "price_2", "options": [option("size"), option(field)]},
+        ]});
+        let error = parse(&general(catalog)).unwrap_err().to_string();
+        let reserved =
+            format!("config key `catalog.tickets[1].options`: field \"{}\" is reserved: ", field.to_lowercase());
+        assert!(error.starts_with(&reserved), "{field}: {error}");
+    }
+    // Names that merely resemble them are options like any other.
+    let catalog = json!({"tickets": [{"id": "a", "price": "price_1", "options": [option("tickets"), option("hold")]}]});
+    let config = parse(&general(catalog)).expect("ordinary option names");
+    let fields: Vec<&str> = config.catalog().tickets()[0].options().iter().map(|g| g.field()).collect();
+    assert_eq!(fields, ["tickets", "hold"]);
 }
 
 #[test]
