@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::email::{self, CancellationEmail, EmailLanguage, Money, PaymentFailedEmail, RenderedEmail, VotekeyEmail};
 use crate::ledger::OrderDetails;
-use crate::mail::OutgoingEmail;
+use crate::mail::{Mailbox, OutgoingEmail};
 use crate::stripe::SessionView;
 
 /// The votekey email, from the order as recorded (the retrieved session's
@@ -97,7 +97,7 @@ pub(super) fn cancellation_email(
     })
 }
 
-pub(super) fn outgoing(config: &Config, from: String, to: String, rendered: RenderedEmail) -> OutgoingEmail {
+pub(super) fn outgoing(config: &Config, from: Mailbox, to: String, rendered: RenderedEmail) -> OutgoingEmail {
     OutgoingEmail {
         from,
         to,
