@@ -23,6 +23,8 @@ pub mod ledger;
 pub mod mail;
 pub mod order;
 pub mod pool;
+#[cfg(test)]
+mod properties;
 pub mod runtime;
 pub mod session;
 pub mod stripe;
