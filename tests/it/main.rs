@@ -14,6 +14,7 @@
 //!   real `fulfill` binary;
 //! - `pool`: the votekey pool under concurrent fulfilments (keys imported
 //!   with `tdf-admin votekeys import`);
+//! - `mail`: the sender's display name through SES (moto);
 //! - `local_flow`, `browser`: the local dev server over HTTP and in headless Chromium;
 //! - `template`: the SAM template.
 //!
@@ -30,6 +31,7 @@ mod fulfill;
 mod fulfill_lambda;
 mod inventory;
 mod local_flow;
+mod mail;
 mod pool;
 mod refunds;
 mod refunds_lambda;

@@ -84,9 +84,9 @@ impl Mailer for OutboxMailer {
             let stored = StoredEmail {
                 id: id.clone(),
                 sent_at_ms,
-                from: email.from.clone(),
+                from: email.from.to_string(),
                 to: email.to.clone(),
-                reply_to: email.reply_to.clone(),
+                reply_to: email.reply_to.as_ref().map(ToString::to_string),
                 configuration_set: email.configuration_set.clone(),
                 subject: email.subject.clone(),
                 text: email.text.clone(),
@@ -105,6 +105,7 @@ impl Mailer for OutboxMailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tickets::mail::Mailbox;
 
     #[tokio::test]
     async fn emails_land_in_the_folder_and_list_back() {
@@ -112,7 +113,7 @@ mod tests {
         let outbox = OutboxMailer::new(dir.path().join("outbox"));
         assert!(outbox.list().await.unwrap().is_empty());
         let email = OutgoingEmail {
-            from: "Tickets <t@example.org>".into(),
+            from: Mailbox::parse("Tickets <t@example.org>").unwrap(),
             to: "buyer@example.com".into(),
             reply_to: None,
             configuration_set: None,

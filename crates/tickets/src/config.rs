@@ -18,6 +18,7 @@ pub use source::{ConfigCache, ConfigSource, ConfigUnavailable, FileSource, Sourc
 pub use time::{SaleClosed, SaleWindow, Timestamp};
 pub use validate::{CountryCode, HttpsUrl, PriceId, ShippingRateId, StripeSecretKey};
 
+use crate::mail::Mailbox;
 use crate::votekey::VotekeyFormat;
 use crate::webhook::{Tolerance, WebhookSecrets};
 use serde_json::{Map, Value};
@@ -78,8 +79,8 @@ pub enum VotekeySource {
 /// How the buyer's email is sent and worded.
 #[derive(Clone, Debug, Default)]
 pub struct EmailSettings {
-    pub from: Option<String>,
-    pub reply_to: Option<String>,
+    pub from: Option<Mailbox>,
+    pub reply_to: Option<Mailbox>,
     pub configuration_set: Option<String>,
     pub event_name: Option<String>,
     pub wuhu_url: Option<HttpsUrl>,
@@ -414,18 +415,10 @@ impl<'a> Keys<'a> {
     pub(crate) fn optional_url(&self, key: &str) -> Result<Option<HttpsUrl>, ConfigError> {
         self.optional_str(key)?.map(|s| HttpsUrl::parse(key, s)).transpose()
     }
-    fn optional_email(&self, key: &str) -> Result<Option<String>, ConfigError> {
+    /// `addr@example.org` or `Name <addr@example.org>`, in a form SES takes.
+    fn optional_email(&self, key: &str) -> Result<Option<Mailbox>, ConfigError> {
         let Some(address) = self.optional_str(key)? else { return Ok(None) };
-        // SES takes `Name <addr@example.com>` too; check only the address part's shape.
-        let bare = address.rsplit_once('<').map_or(address, |(_, a)| a.trim_end_matches('>'));
-        let valid = bare.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !bare.contains(char::is_whitespace)
-        });
-        if valid {
-            Ok(Some(address.to_owned()))
-        } else {
-            Err(ConfigError::invalid(key, format!("\"{address}\" is not an email address")))
-        }
+        Mailbox::parse(address).map(Some).map_err(|e| ConfigError::invalid(key, e.to_string()))
     }
 }
 

@@ -25,6 +25,8 @@ pub mod ledger;
 pub mod mail;
 pub mod order;
 pub mod pool;
+#[cfg(test)]
+mod properties;
 pub mod return_stamp;
 pub mod runtime;
 pub mod session;

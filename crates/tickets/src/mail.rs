@@ -1,14 +1,17 @@
 //! The mail edge: the [`Mailer`] trait and its Amazon SES v2 implementation.
 
+mod mailbox;
+pub use mailbox::{Mailbox, MailboxError};
+
 use crate::BoxFuture;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 /// One email to one buyer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingEmail {
-    pub from: String,
+    pub from: Mailbox,
     pub to: String,
-    pub reply_to: Option<String>,
+    pub reply_to: Option<Mailbox>,
     pub configuration_set: Option<String>,
     pub subject: String,
     pub text: String,
@@ -68,9 +71,9 @@ impl SesMailer {
         let result = self
             .client
             .send_email()
-            .from_email_address(&email.from)
+            .from_email_address(email.from.header())
             .destination(Destination::builder().to_addresses(&email.to).build())
-            .set_reply_to_addresses(email.reply_to.clone().map(|r| vec![r]))
+            .set_reply_to_addresses(email.reply_to.as_ref().map(|r| vec![r.header()]))
             .set_configuration_set_name(email.configuration_set.clone())
             .content(EmailContent::builder().simple(message).build())
             .send()

@@ -255,7 +255,18 @@ impl Ticket {
     }
 }
 
-/// A ticket's `options`: fields unique and never `type` (the ticket's own field).
+/// Names an option field cannot have, and why: the form's own fields, and the
+/// keys checkout writes beside the options into the session's metadata, where
+/// an option of the same name would overwrite them (or be overwritten).
+const RESERVED_FIELDS: [(&str, &str); 5] = [
+    ("type", "the ticket form's field for the ticket"),
+    ("lang", "the ticket form's field for the page language"),
+    (crate::session::TICKET_METADATA_KEY, "the session metadata key for the ticket"),
+    (crate::inventory::HOLD_METADATA_KEY, "the session metadata key for the held place"),
+    (crate::session::SHOP_METADATA_KEY, "the session metadata key marking the shop's own sessions"),
+];
+
+/// A ticket's `options`: fields unique and none of the [`RESERVED_FIELDS`].
 fn options_from_general(keys: &Keys<'_>, key: &impl Fn(&str) -> String) -> Result<Vec<OptionGroup>, ConfigError> {
     let options = match keys.get("options") {
         None => vec![],
@@ -267,11 +278,12 @@ fn options_from_general(keys: &Keys<'_>, key: &impl Fn(&str) -> String) -> Resul
         Some(_) => return Err(ConfigError::invalid(key("options"), "must be a list")),
     };
     for (i, group) in options.iter().enumerate() {
-        if group.field == "type" || options[..i].iter().any(|g| g.field == group.field) {
-            return Err(ConfigError::invalid(
-                key("options"),
-                format!("field \"{}\" is reserved or used twice", group.field),
-            ));
+        let field = &group.field;
+        if let Some((_, used_for)) = RESERVED_FIELDS.iter().find(|(name, _)| name == field) {
+            return Err(ConfigError::invalid(key("options"), format!("field \"{field}\" is reserved: {used_for}")));
+        }
+        if options[..i].iter().any(|g| &g.field == field) {
+            return Err(ConfigError::invalid(key("options"), format!("field \"{field}\" is used twice")));
         }
     }
     Ok(options)

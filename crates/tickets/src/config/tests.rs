@@ -191,7 +191,12 @@ fn general_catalog_errors_name_the_path() {
         ),
         (
             json!({"tickets": [{"id": "a", "price": "price_1", "options": [{"field": "type", "choices": [{"value": "m"}]}]}]}),
-            "config key `catalog.tickets[0].options`: field \"type\" is reserved or used twice",
+            "config key `catalog.tickets[0].options`: field \"type\" is reserved: the ticket form's field for the ticket",
+        ),
+        (
+            json!({"tickets": [{"id": "a", "price": "price_1", "options": [
+                {"field": "size", "choices": [{"value": "m"}]}, {"field": "Size", "choices": [{"value": "l"}]}]}]}),
+            "config key `catalog.tickets[0].options`: field \"size\" is used twice",
         ),
         (
             json!({"tickets": [{"id": "a", "price": "price_1", "shipping": {"rate": "shr_1"}}]}),
@@ -202,6 +207,28 @@ fn general_catalog_errors_name_the_path() {
     for (catalog, expected) in cases {
         assert_eq!(parse(&general(catalog)).unwrap_err().to_string(), expected);
     }
+}
+
+/// An option field named like a key checkout writes into the session's
+/// metadata would overwrite it (a `ticket` option replaced the ticket).
+#[test]
+fn option_fields_cannot_take_the_forms_or_the_metadatas_own_names() {
+    let option = |field: &str| json!({"field": field, "choices": [{"value": "m"}]});
+    for field in ["type", "lang", "ticket", "Ticket", "hold_id", "tdf_shop"] {
+        let catalog = json!({"tickets": [
+            {"id": "a", "price": "price_1"},
+            {"id": "b", "price": "price_2", "options": [option("size"), option(field)]},
+        ]});
+        let error = parse(&general(catalog)).unwrap_err().to_string();
+        let reserved =
+            format!("config key `catalog.tickets[1].options`: field \"{}\" is reserved: ", field.to_lowercase());
+        assert!(error.starts_with(&reserved), "{field}: {error}");
+    }
+    // Names that merely resemble them are options like any other.
+    let catalog = json!({"tickets": [{"id": "a", "price": "price_1", "options": [option("tickets"), option("hold")]}]});
+    let config = parse(&general(catalog)).expect("ordinary option names");
+    let fields: Vec<&str> = config.catalog().tickets()[0].options().iter().map(|g| g.field()).collect();
+    assert_eq!(fields, ["tickets", "hold"]);
 }
 
 #[test]
@@ -253,13 +280,37 @@ fn urls_allow_http_only_for_localhost() {
 fn optional_additions_are_read() {
     let blob = with(with(tdf(), "email_reply_to", json!("orga@party.example")), "email_subject", json!("Your key"));
     let config = parse(&blob).unwrap();
-    assert_eq!(config.email().from.as_deref(), Some("Tokyo Demo Fest <tickets@tokyodemofest.example>"));
-    assert_eq!(config.email().reply_to.as_deref(), Some("orga@party.example"));
+    let from = config.email().from.as_ref().expect("email_from");
+    assert_eq!(from.header(), "Tokyo Demo Fest <tickets@tokyodemofest.example>");
+    assert_eq!(config.email().reply_to.as_ref().map(|r| r.header()).as_deref(), Some("orga@party.example"));
     assert_eq!(config.email().subject.as_deref(), Some("Your key"));
     assert_eq!(config.thanks_url().as_str(), "http://127.0.0.1:3000/thanks");
     assert_eq!(parse(&without(tdf(), "thanks_url")).unwrap().thanks_url().as_str(), "http://127.0.0.1:3000/");
     let err = parse(&with(tdf(), "email_from", json!("nobody"))).unwrap_err().to_string();
     assert_eq!(err, "config key `email_from`: \"nobody\" is not an email address");
+}
+
+/// SES refuses a raw non-ASCII or comma'd display name on every send: the
+/// config encodes what it can and refuses the rest, naming the key.
+#[test]
+fn sender_display_names_are_made_sendable_or_refused() {
+    let config = parse(&with(tdf(), "email_from", json!("東京デモフェスト <tickets@example.org>"))).unwrap();
+    let from = config.email().from.as_ref().expect("email_from");
+    assert_eq!(from.display_name(), Some("東京デモフェスト"));
+    assert!(from.header().starts_with("=?UTF-8?B?") && from.header().is_ascii(), "{}", from.header());
+    let config = parse(&with(tdf(), "email_reply_to", json!("Orga, TDF <orga@example.org>"))).unwrap();
+    let reply_to = config.email().reply_to.as_ref().expect("email_reply_to");
+    assert_eq!(reply_to.header(), "\"Orga, TDF\" <orga@example.org>");
+
+    let refused = [
+        ("email_from", "Tickets <tickets@example.org>\r\nBcc: x@example.com", "contains a line break"),
+        ("email_from", "Tickets <>", "is not an email address"),
+        ("email_reply_to", "orga@例え.jp", "punycode"),
+    ];
+    for (key, value, problem) in refused {
+        let err = parse(&with(tdf(), key, json!(value))).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("config key `{key}`: ")) && err.contains(problem), "{err}");
+    }
 }
 
 fn at(s: &str) -> Timestamp {

@@ -132,11 +132,13 @@ pub struct VotekeyEmail<'a> {
 }
 
 /// Sent when a delayed payment method (e.g. konbini) finally fails.
+/// It has no buyer name on purpose: anyone can start a checkout with any
+/// address and "name", so the name typed on Stripe's page must not let a
+/// stranger choose words our sender identity mails to that address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PaymentFailedEmail<'a> {
     pub language: EmailLanguage,
     pub event_name: Option<&'a str>,
-    pub buyer_name: Option<&'a str>,
     /// The organizer's ticket page, where the buyer can try again.
     pub retry_url: &'a str,
     pub subject_override: Option<&'a str>,
@@ -219,7 +221,7 @@ pub fn render_payment_failed(email: &PaymentFailedEmail<'_>) -> RenderedEmail {
     let event = present(email.event_name);
     Letter {
         language: email.language,
-        buyer_name: email.buyer_name,
+        buyer_name: None,
         subject_override: email.subject_override,
         intro_override: email.intro_override,
         default_subject: wording.payment_failed_subject(event),

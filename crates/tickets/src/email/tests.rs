@@ -38,7 +38,6 @@ fn payment_failed_email(language: EmailLanguage) -> PaymentFailedEmail<'static> 
     PaymentFailedEmail {
         language,
         event_name: Some("Tokyo Demo Fest 2026"),
-        buyer_name: Some("Hanako"),
         retry_url: "https://tokyodemofest.jp/tickets",
         subject_override: None,
         intro_override: None,
@@ -168,7 +167,6 @@ fn html_escapes_every_interpolated_value() {
     assert_contains(&email.text, evil);
 
     let failed = render_payment_failed(&PaymentFailedEmail {
-        buyer_name: Some(evil),
         event_name: Some(evil),
         ..payment_failed_email(EmailLanguage::Japanese)
     });
@@ -466,7 +464,15 @@ fn payment_failed_email_links_to_the_ticket_page() {
     }
     let japanese = render_payment_failed(&payment_failed_email(EmailLanguage::Japanese));
     assert_eq!(japanese.subject, "【Tokyo Demo Fest 2026】お支払いが完了しませんでした");
-    assert_contains(&japanese.text, "Hanako 様");
+}
+
+#[test]
+fn payment_failed_email_greets_without_a_name() {
+    for (language, greeting) in [(EmailLanguage::English, "Hi,\n"), (EmailLanguage::Japanese, "お客様\n")] {
+        let email = render_payment_failed(&payment_failed_email(language));
+        assert!(email.text.starts_with(greeting), "{}", email.text);
+        assert_contains(&email.html, &format!(">{}</p>", greeting.trim_end()));
+    }
 }
 
 #[test]

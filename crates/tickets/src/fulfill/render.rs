@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::email::{self, CancellationEmail, EmailLanguage, Money, PaymentFailedEmail, RenderedEmail, VotekeyEmail};
 use crate::ledger::OrderDetails;
-use crate::mail::OutgoingEmail;
+use crate::mail::{Mailbox, OutgoingEmail};
 use crate::stripe::SessionView;
 
 /// The votekey email, from the order as recorded (the retrieved session's
@@ -53,7 +53,6 @@ pub(super) fn payment_failed_email(config: &Config, session: &SessionView) -> Re
     email::render_payment_failed(&PaymentFailedEmail {
         language: EmailLanguage::from_stripe_locale(session.locale.as_deref()),
         event_name: config.email().event_name.as_deref(),
-        buyer_name: session.name.as_deref(),
         retry_url: config.cancel_url().as_str(),
         subject_override: None,
         intro_override: None,
@@ -98,7 +97,7 @@ pub(super) fn cancellation_email(
     })
 }
 
-pub(super) fn outgoing(config: &Config, from: String, to: String, rendered: RenderedEmail) -> OutgoingEmail {
+pub(super) fn outgoing(config: &Config, from: Mailbox, to: String, rendered: RenderedEmail) -> OutgoingEmail {
     OutgoingEmail {
         from,
         to,

@@ -191,6 +191,24 @@ async fn a_failed_delayed_payment_is_told_once_and_never_gets_a_votekey() {
     assert_eq!(bed.mailer.sent().len(), 1);
 }
 
+/// Anyone can start a checkout for any address with a delayed payment method
+/// and let it fail: the "name" typed on Stripe's page must not be mailed.
+#[tokio::test]
+async fn a_failed_payment_email_leaves_out_the_name_typed_at_checkout() {
+    let bed = Bed::new();
+    let chosen = "Win a prize at evil.example";
+    for (id, locale, greeting) in [("cs_test_5en", "en", "Hi,\n"), ("cs_test_5ja", "ja", "お客様\n")] {
+        let unpaid = session(id, PaymentStatus::Unpaid);
+        bed.payments.put(SessionView { name: Some(chosen.into()), locale: Some(locale.into()), ..unpaid });
+        assert_eq!(bed.notify_failure(id).await.unwrap(), Outcome::FailureEmailed);
+        let sent = bed.mailer.sent().pop().expect("the failure email");
+        assert!(sent.text.starts_with(greeting), "{}", sent.text);
+        for part in [&sent.subject, &sent.text, &sent.html] {
+            assert!(!part.contains("evil.example"), "{locale}: {part}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_failure_notice_for_a_paid_session_is_not_applicable() {
     let bed = Bed::new();
