@@ -11,6 +11,7 @@ use testbed::stripe::{Failure, FakeStripe, RecordedRequest};
 use tickets::checkout::Checkout;
 use tickets::config::{ConfigCache, SsmSource};
 use tickets::stripe::StripeApi;
+use tickets::webhook::WebhookSecrets;
 
 struct Bed {
     moto: Arc<Moto>,
@@ -82,6 +83,23 @@ async fn every_checkout_event_gets_its_expected_status() {
     }
 }
 
+/// The form with the success URL's return stamp checked (genuine, issued
+/// just now, under the example config's webhook secret) and taken off.
+fn unstamped(form: Vec<(String, String)>) -> Vec<(String, String)> {
+    use tickets::return_stamp::ReturnStamp;
+    let secrets = WebhookSecrets::new(vec![LOCAL_WEBHOOK_SECRET.into()]).unwrap();
+    form.into_iter()
+        .map(|(key, value)| {
+            if key != "success_url" {
+                return (key, value);
+            }
+            let (url, stamp) = value.split_once("&stamp=").unwrap_or_else(|| panic!("no stamp: {value}"));
+            assert!(ReturnStamp::new(&secrets).is_fresh(stamp, unix_now()), "{stamp}");
+            (key, url.to_owned())
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn visitor_session_has_exactly_these_parameters() {
     let bed = Bed::new(example_config()).await;
@@ -91,7 +109,7 @@ async fn visitor_session_has_exactly_these_parameters() {
     assert_eq!(creates.len(), 1);
     assert_eq!(creates[0].bearer.as_deref(), Some("sk_test_replace_with_your_test_key"));
     assert_eq!(
-        sorted_form(&creates[0]),
+        unstamped(sorted_form(&creates[0])),
         pairs(&[
             ("mode", "payment"),
             ("line_items[0][price]", "price_1TdfVisitorTicket"),
@@ -99,6 +117,7 @@ async fn visitor_session_has_exactly_these_parameters() {
             ("success_url", "http://127.0.0.1:3000/fulfill?session_id={CHECKOUT_SESSION_ID}"),
             ("cancel_url", "http://127.0.0.1:3000/"),
             ("metadata[ticket]", "visitor"),
+            ("metadata[tdf_shop]", "Tokyo Demo Fest"),
             ("locale", "auto"),
         ])
     );
@@ -122,7 +141,7 @@ async fn bronze_sessions_ship_the_chosen_shirt() {
         let creates = bed.creates();
         assert_eq!(creates.len(), 1);
         assert_eq!(
-            sorted_form(&creates[0]),
+            unstamped(sorted_form(&creates[0])),
             pairs(&[
                 ("mode", "payment"),
                 ("line_items[0][price]", "price_1TdfBronzeTicket"),
@@ -133,6 +152,7 @@ async fn bronze_sessions_ship_the_chosen_shirt() {
                 ("cancel_url", "http://127.0.0.1:3000/"),
                 ("metadata[ticket]", "bronze"),
                 ("metadata[tshirt]", size),
+                ("metadata[tdf_shop]", "Tokyo Demo Fest"),
                 ("locale", "auto"),
                 ("shipping_options[0][shipping_rate]", "shr_1TdfTshirtShipping"),
                 ("shipping_address_collection[allowed_countries][0]", "JP"),

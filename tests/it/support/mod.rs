@@ -79,7 +79,10 @@ impl Container {
         stripe: &testbed::stripe::FakeStripe,
         settings: &[(&str, &str)],
     ) -> Container {
-        let api = testbed::runtime_api::RuntimeApi::start().await.unwrap();
+        // The template's function timeouts: the deadline the functions budget from.
+        let timeout = std::time::Duration::from_secs(if name == "fulfill" { 15 } else { 10 });
+        let config = testbed::runtime_api::RuntimeApiConfig { timeout, ..Default::default() };
+        let api = testbed::runtime_api::RuntimeApi::start_with(config).await.unwrap();
         let mut env = api.lambda_env(name);
         let (stripe_api, aws_endpoint) = (stripe.api_base(), proxy.endpoint_url());
         let deployed = [
