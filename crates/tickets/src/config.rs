@@ -64,6 +64,7 @@ pub struct Config {
     revoke_on_dispute: bool,
     votekey_source: VotekeySource,
     shop_id: String,
+    reconcile_days: u32,
 }
 
 /// Where votekeys come from.
@@ -132,6 +133,24 @@ fn hold_minutes(keys: &Keys) -> Result<u32, ConfigError> {
 }
 
 const DEFAULT_HOLD_MINUTES: u32 = 35;
+
+/// How many days back reconciliation looks. A session can only be completed
+/// within 24 hours of its creation (Stripe expires it by then), so 1 covers
+/// every session still payable; more reaches back over an outage of the
+/// reconciler itself. At most 30: every scheduled run (5 minutes, inside the
+/// fulfill function's 15 s) lists the whole window's completed sessions and
+/// reads each one's order; a longer look back is a one-off by hand
+/// (`tdf-admin orders reconcile --days N`).
+fn reconcile_days(keys: &Keys) -> Result<u32, ConfigError> {
+    const KEY: &str = "reconcile_days";
+    match keys.optional_u64(KEY) {
+        Ok(None) => Ok(DEFAULT_RECONCILE_DAYS),
+        Ok(Some(n @ 1..=30)) => Ok(n as u32),
+        Ok(Some(_)) | Err(_) => Err(ConfigError::invalid(KEY, "must be a whole number of days from 1 to 30")),
+    }
+}
+
+const DEFAULT_RECONCILE_DAYS: u32 = 7;
 
 fn webhook_tolerance(keys: &Keys) -> Result<Tolerance, ConfigError> {
     let Some(seconds) = keys.optional_u64("webhook_tolerance_seconds")? else {
@@ -282,6 +301,7 @@ impl Config {
             refund_returns_capacity: keys.optional_bool("refund_returns_capacity")?.unwrap_or(true),
             revoke_on_dispute: keys.optional_bool("revoke_on_dispute")?.unwrap_or(false),
             shop_id: shop_id(&keys)?,
+            reconcile_days: reconcile_days(&keys)?,
         })
     }
 
@@ -344,6 +364,10 @@ impl Config {
     /// dispute is lost (default false).
     pub fn revoke_on_dispute(&self) -> bool {
         self.revoke_on_dispute
+    }
+    /// How many days of completed sessions reconciliation checks (default 7).
+    pub fn reconcile_days(&self) -> u32 {
+        self.reconcile_days
     }
 }
 

@@ -668,3 +668,19 @@ fn wuhu_register_page_is_optional_text() {
     let bad = parse(&with(tdf(), "wuhu_register_page", json!(1))).unwrap_err();
     assert!(bad.to_string().contains("wuhu_register_page"), "{bad}");
 }
+
+#[test]
+fn reconcile_days_default_to_a_week_and_take_1_to_30() {
+    assert_eq!(parse(&tdf()).unwrap().reconcile_days(), 7);
+    for (given, days) in [(json!(1), 1), (json!(30), 30), (json!("14"), 14), (json!(null), 7)] {
+        assert_eq!(parse(&with(tdf(), "reconcile_days", given.clone())).unwrap().reconcile_days(), days, "{given}");
+    }
+    for bad in [json!(0), json!(31), json!(-1), json!(2.5), json!("a week"), json!(true)] {
+        let err = parse(&with(tdf(), "reconcile_days", bad.clone())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config key `reconcile_days`: must be a whole number of days from 1 to 30",
+            "{bad}"
+        );
+    }
+}
