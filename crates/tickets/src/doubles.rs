@@ -22,6 +22,7 @@ pub use crate::ledger::memory::{LedgerOp, LedgerState, MemoryLedger};
 pub struct MemoryPayments {
     sessions: Mutex<BTreeMap<String, SessionView>>,
     faults: Mutex<VecDeque<StripeFault>>,
+    retrieval_faults: Mutex<BTreeMap<String, VecDeque<StripeFault>>>,
     created: Mutex<Vec<SessionRequest>>,
     retrievals: AtomicUsize,
     expirations: Mutex<Vec<String>>,
@@ -50,6 +51,12 @@ impl MemoryPayments {
     /// The next call (create or retrieve) fails with `fault`.
     pub fn fail_next(&self, fault: StripeFault) {
         lock(&self.faults).push_back(fault);
+    }
+
+    /// The next retrieval of this one session fails with `fault` (calls
+    /// about other sessions, and listings, go through).
+    pub fn fail_retrieval(&self, session_id: &str, fault: StripeFault) {
+        lock(&self.retrieval_faults).entry(session_id.to_owned()).or_default().push_back(fault);
     }
 
     pub fn retrievals(&self) -> usize {
@@ -119,6 +126,9 @@ impl Payments for MemoryPayments {
         Box::pin(async move {
             self.retrievals.fetch_add(1, Ordering::SeqCst);
             self.fault()?;
+            if let Some(fault) = lock(&self.retrieval_faults).get_mut(session_id).and_then(VecDeque::pop_front) {
+                return Err(fault);
+            }
             Ok(lock(&self.sessions).get(session_id).cloned())
         })
     }
@@ -134,6 +144,24 @@ impl Payments for MemoryPayments {
             self.fault()?;
             let sessions = lock(&self.sessions);
             Ok(sessions.values().filter(|s| (from..=to).contains(&s.created)).cloned().collect())
+        })
+    }
+
+    fn completed_sessions_created_between<'a>(
+        &'a self,
+        _key: &'a StripeSecretKey,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>> {
+        Box::pin(async move {
+            self.listings.fetch_add(1, Ordering::SeqCst);
+            self.fault()?;
+            let sessions = lock(&self.sessions);
+            let mut completed: Vec<SessionView> =
+                sessions.values().filter(|s| s.complete && (from..=to).contains(&s.created)).cloned().collect();
+            // Stripe's order: newest first.
+            completed.sort_by_key(|s| std::cmp::Reverse(s.created));
+            Ok(completed)
         })
     }
 

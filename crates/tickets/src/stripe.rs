@@ -192,6 +192,15 @@ pub trait Payments: Send + Sync {
         to: i64,
     ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>>;
 
+    /// Every *completed* session created from `from` to `to` (unix seconds,
+    /// inclusive), newest first, without line items: what reconciliation checks.
+    fn completed_sessions_created_between<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>>;
+
     /// The charge; `Ok(None)` if Stripe has no such charge.
     fn retrieve_charge<'a>(
         &'a self,
@@ -340,21 +349,22 @@ impl Payments for StripeApi {
     ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>> {
         Box::pin(async move {
             let client = self.client(key)?;
-            let window = RangeQueryTs::Bounds(RangeBoundsTs { gte: Some(from), lte: Some(to), ..Default::default() });
-            let mut sessions = Vec::new();
-            let mut after: Option<String> = None;
-            loop {
-                let mut list = ListCheckoutSession::new().created(window).limit(100);
-                if let Some(last) = &after {
-                    list = list.starting_after(last.clone());
-                }
-                let page = list.customize().request_strategy(RequestStrategy::Retry(2)).send(&client).await?;
-                after = page.data.last().map(|s| s.id.to_string());
-                sessions.extend(page.data.into_iter().map(|s| session_view(s, Vec::new())));
-                if !page.has_more || after.is_none() {
-                    return Ok(sessions);
-                }
-            }
+            list_sessions(&client, (from, to), None, RequestStrategy::Retry(2)).await
+        })
+    }
+
+    fn completed_sessions_created_between<'a>(
+        &'a self,
+        key: &'a StripeSecretKey,
+        from: i64,
+        to: i64,
+    ) -> BoxFuture<'a, Result<Vec<SessionView>, StripeFault>> {
+        Box::pin(async move {
+            let client = self.client(key)?;
+            // Pages of a long window in a row: a 429 (Stripe's rate limit) is
+            // retried after 1 s, then 2 s, as Stripe advises, not at once.
+            let strategy = RequestStrategy::ExponentialBackoff(3);
+            list_sessions(&client, (from, to), Some(CheckoutSessionStatus::Complete), strategy).await
         })
     }
 
@@ -424,6 +434,34 @@ impl Payments for StripeApi {
             ExpireCheckoutSession::new(session_id).send(&client).await?;
             Ok(())
         })
+    }
+}
+
+/// Every session created within `window` (unix seconds, inclusive), of
+/// `status` if given, newest first (Stripe's order), 100 a page.
+async fn list_sessions(
+    client: &Client,
+    (from, to): (i64, i64),
+    status: Option<CheckoutSessionStatus>,
+    strategy: RequestStrategy,
+) -> Result<Vec<SessionView>, StripeFault> {
+    let window = RangeQueryTs::Bounds(RangeBoundsTs { gte: Some(from), lte: Some(to), ..Default::default() });
+    let mut sessions = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut list = ListCheckoutSession::new().created(window).limit(100);
+        if let Some(status) = &status {
+            list = list.status(status.clone());
+        }
+        if let Some(last) = &after {
+            list = list.starting_after(last.clone());
+        }
+        let page = list.customize().request_strategy(strategy.clone()).send(client).await?;
+        after = page.data.last().map(|s| s.id.to_string());
+        sessions.extend(page.data.into_iter().map(|s| session_view(s, Vec::new())));
+        if !page.has_more || after.is_none() {
+            return Ok(sessions);
+        }
     }
 }
 
