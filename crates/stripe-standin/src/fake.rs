@@ -167,6 +167,21 @@ impl FakeStripe {
         self.store().expire_session(id).ok()
     }
 
+    /// Moves a session `seconds` into the past, as if created then: its
+    /// `created` and `expires_at` (the stand-in has no clock to turn; tests
+    /// of what runs minutes later, like reconciliation, need older sessions).
+    /// Returns the session; `None` when there is no such session.
+    pub fn backdate_session(&self, id: &str, seconds: i64) -> Option<Value> {
+        let mut store = self.store();
+        let session = store.sessions.get_mut(id)?;
+        for key in ["created", "expires_at"] {
+            if let Some(at) = session[key].as_i64() {
+                session[key] = (at - seconds).into();
+            }
+        }
+        Some(session.clone())
+    }
+
     /// Rate-limit mode: API requests beyond `per_second` within the current
     /// one-second window get Stripe's 429 (`code: rate_limit`, header
     /// `Stripe-Should-Retry: true`); they are recorded like any other.

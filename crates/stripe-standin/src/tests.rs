@@ -205,6 +205,24 @@ async fn list_pages_newest_first_and_filters() {
 }
 
 #[tokio::test]
+async fn a_backdated_session_lists_as_created_earlier() {
+    let fake = FakeStripe::start().await.unwrap();
+    let id = create(&fake, "").await["id"].as_str().unwrap().to_owned();
+    fake.pay(&id, &buyer(), PaymentOutcome::Paid).unwrap();
+    let before = fake.session(&id).unwrap();
+    let after = fake.backdate_session(&id, 600).unwrap();
+    for key in ["created", "expires_at"] {
+        assert_eq!(after[key].as_i64().unwrap(), before[key].as_i64().unwrap() - 600, "{key}");
+    }
+    assert_eq!(after["status"], "complete");
+    let recent = format!("/v1/checkout/sessions?status=complete&created[gte]={}", now_unix() - 300);
+    assert!(ids(&api(&fake, "GET", &recent, "", None).await.json()).is_empty());
+    let older = format!("/v1/checkout/sessions?status=complete&created[lte]={}", now_unix() - 300);
+    assert_eq!(ids(&api(&fake, "GET", &older, "", None).await.json()), vec![id]);
+    assert!(fake.backdate_session("cs_test_nope", 60).is_none());
+}
+
+#[tokio::test]
 async fn list_rejects_what_stripe_rejects() {
     let fake = FakeStripe::start().await.unwrap();
     let s = three_sessions(&fake).await;
