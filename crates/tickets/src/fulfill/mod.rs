@@ -13,6 +13,7 @@ mod holds;
 mod http;
 mod machine;
 mod pages;
+mod reconcile;
 mod refunds;
 mod render;
 mod resend;
@@ -22,6 +23,7 @@ mod tests;
 pub use holds::{SWEEP_GRACE_SECONDS, SweepReport};
 pub use http::FulfillError;
 pub use machine::{FulfillFault, Outcome, order_details, redact_emails};
+pub use reconcile::{FailedSession, RECONCILE_SETTLE_SECONDS, ReconcileReport};
 pub use resend::Resend;
 
 use crate::config::ConfigCache;

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 mod headers;
 mod ours;
+mod reconcile;
 mod refunds;
 mod refused;
 mod resend;
