@@ -361,9 +361,9 @@ async fn the_sweeper_settles_holds_past_their_expiry_on_the_scheduled_event() {
     assert_eq!(shop.counter("ticket#visitor").await, counter(3, 0));
     assert_eq!(shop.counter("ticket#bronze").await, counter(1, 0));
 
-    let (report, _) = fulfill.invoke(event_json("sweep-scheduled.json")).await;
+    let (answer, _) = fulfill.invoke(event_json("sweep-scheduled.json")).await;
     assert_eq!(
-        report,
+        answer["sweep"],
         json!({"checked": 3, "released": 2, "expired_now": 1, "fulfilled": 1, "kept": 0, "failed": 0}),
         "{}",
         fulfill.logs()
@@ -389,8 +389,9 @@ async fn the_sweeper_settles_holds_past_their_expiry_on_the_scheduled_event() {
     assert_eq!(now["tickets"]["bronze"]["available"], 4, "{now}");
 
     // The next tick finds nothing to do.
-    let (report, _) = fulfill.invoke(event_json("sweep-scheduled.json")).await;
-    assert_eq!(report, json!({"checked": 0, "released": 0, "expired_now": 0, "fulfilled": 0, "kept": 0, "failed": 0}));
+    let (answer, _) = fulfill.invoke(event_json("sweep-scheduled.json")).await;
+    let nothing = json!({"checked": 0, "released": 0, "expired_now": 0, "fulfilled": 0, "kept": 0, "failed": 0});
+    assert_eq!(answer["sweep"], nothing);
     let lines = json_lines(&fulfill.logs());
     let sweeps: Vec<&Value> = lines.iter().filter(|l| field(l, "route") == "sweep").collect();
     assert_eq!(sweeps.len(), 2, "one log line per sweep");

@@ -9,8 +9,8 @@
 //! The ledger is a [`FileLedger`] (orders, and the capacity counters and
 //! holds), mail goes to an [`OutboxMailer`]: only what is wired in differs
 //! from the Lambda path. `GET /availability` is the checkout handler's, as
-//! on AWS, and a sweeper runs [`Fulfill::sweep`] every minute as the
-//! scheduled event does there.
+//! on AWS, and a sweeper runs [`Fulfill::sweep`] and
+//! [`Fulfill::reconcile_scheduled`] every minute as the scheduled event does there.
 
 mod availability;
 mod host_check;
@@ -411,6 +411,10 @@ async fn sweep_every(app: Arc<App>, period: Duration) {
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweeper: sweep failed; trying again in a minute"),
+        }
+        // Then reconciliation, as on the Lambda's tick (it logs what it emailed).
+        if let Err(e) = app.fulfill.reconcile_scheduled().await {
+            tracing::warn!(error = %e, "sweeper: reconciliation failed; trying again in a minute");
         }
     }
 }

@@ -139,7 +139,7 @@ pub async fn run_fulfill(fulfill: Arc<Fulfill>) -> Result<(), lambda_http::Error
         let (fulfill, mut http) = (fulfill.clone(), http.clone());
         async move {
             if is_scheduled_event(&event.payload) {
-                return sweep(&fulfill).await;
+                return scheduled(&fulfill, &event.context).await;
             }
             answer_http(&mut http, event).await
         }
@@ -165,8 +165,49 @@ where
     Ok(serde_json::to_value(response)?)
 }
 
-/// One sweep, logged; a failure is the invocation's error (so it shows in
-/// the function's error metric) and the next tick tries again.
+/// The schedule's tick, within the invocation's deadline: the sweep, then
+/// reconciliation (each runs even if the other failed). Either failing is
+/// the invocation's error (so it shows in the function's error metric) and
+/// the next tick tries again.
+async fn scheduled(fulfill: &Fulfill, context: &lambda_http::Context) -> Result<serde_json::Value, lambda_http::Error> {
+    let work = async {
+        let swept = sweep(fulfill).await;
+        let reconciled = reconcile(fulfill).await;
+        Ok(serde_json::json!({ "sweep": swept?, "reconcile": reconciled? }))
+    };
+    crate::deadline::scope(crate::deadline::from_epoch_millis(context.deadline), work).await
+}
+
+/// One reconciliation pass, logged as one line of counts.
+async fn reconcile(fulfill: &Fulfill) -> Result<serde_json::Value, lambda_http::Error> {
+    match fulfill.reconcile_scheduled().await {
+        Ok(report) => {
+            tracing::info!(
+                route = "reconcile",
+                days = report.days,
+                listed = report.listed,
+                not_ours = report.not_ours,
+                awaiting_payment = report.awaiting_payment,
+                too_recent = report.too_recent,
+                checked = report.checked,
+                already_emailed = report.already_emailed,
+                fulfilled_now = report.fulfilled_now,
+                in_progress = report.in_progress,
+                not_sent = report.not_sent,
+                failed = report.failed,
+                unchecked = report.unchecked,
+                "reconcile"
+            );
+            Ok(serde_json::to_value(report)?)
+        }
+        Err(e) => {
+            crate::alert!(crate::alert::Alert::ScheduledRunFailed, route = "reconcile", error = %crate::fulfill::redact_emails(&e.to_string()), "reconciliation failed");
+            Err(e.into())
+        }
+    }
+}
+
+/// One sweep, logged.
 async fn sweep(fulfill: &Fulfill) -> Result<serde_json::Value, lambda_http::Error> {
     match fulfill.sweep().await {
         Ok(report) => {
