@@ -12,8 +12,8 @@ use tickets::ledger::OrderStatus;
     version,
     about = "The organizer's toolkit for tdf-tickets: config, catalog, orders, votekeys.",
     long_about = "The organizer's toolkit for tdf-tickets: check, push and show the config; copy the Stripe \
-                  catalog to live mode; list, count, export and resend orders; export the votekeys for Wuhu, \
-                  import Wuhu's keys into the pool.\n\n\
+                  catalog to live mode; list, count, export, resend and reconcile orders; export the votekeys \
+                  for Wuhu, import Wuhu's keys into the pool.\n\n\
                   Where the orders are: --table NAME (the DynamoDB orders table; region and credentials from \
                   the standard AWS environment, AWS_ENDPOINT_URL honoured), --stack NAME (the SAM stack: its \
                   outputs name the table and the config parameter), or --local DIR (the local server's data \
@@ -78,7 +78,7 @@ pub enum Command {
     /// Copy the config's Stripe products, prices and shipping rates to another key's account or mode
     #[command(subcommand)]
     Catalog(CatalogCommand),
-    /// List, show, count, export and resend orders
+    /// List, show, count, export, resend and reconcile orders
     #[command(subcommand)]
     Orders(OrdersCommand),
     /// Export the votekeys for Wuhu; import Wuhu's keys into the pool
@@ -196,6 +196,23 @@ pub enum OrdersCommand {
         #[arg(long, value_name = "ADDRESS")]
         to: Option<String>,
     },
+    /// Email every paid order whose webhook never came: Stripe's completed sessions checked against
+    /// the orders
+    ///
+    /// Lists the shop's Checkout Sessions completed in the last --days days (default: the config's
+    /// reconcile_days, 7) and runs each paid one through the functions' own fulfilment, which emails
+    /// the ones the orders do not show emailed and leaves the rest alone: running it again sends
+    /// nothing. The fulfill function does the same every 5 minutes; run this by hand after the
+    /// webhook endpoint was down or misconfigured (wrong URL, disabled, a secret of the other mode),
+    /// or before closing the sale. Prints the counts: checked, already emailed, fulfilled now,
+    /// failed (exit 1 if any failed: run it again). Needs the config; AWS targets send through SES,
+    /// --local writes into the local outbox. STRIPE_API_BASE points at another Stripe API (the
+    /// local server's stand-in).
+    Reconcile {
+        /// How many days back to look (1 to 365)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=365))]
+        days: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,5 +294,20 @@ mod tests {
         let status = Cli::try_parse_from(["tdf-admin", "orders", "list", "--status", "failure_claimed"]).unwrap();
         let Command::Orders(OrdersCommand::List { status: Some(s) }) = status.command else { panic!() };
         assert_eq!(s.order_status(), OrderStatus::FailureClaimed);
+    }
+
+    #[test]
+    fn reconcile_takes_1_to_365_days() {
+        let days = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["tdf-admin", "orders", "reconcile"], args].concat())?;
+            let Command::Orders(OrdersCommand::Reconcile { days }) = cli.command else { panic!() };
+            Ok::<_, clap::Error>(days)
+        };
+        assert_eq!(days(&[]).unwrap(), None);
+        assert_eq!(days(&["--days", "30"]).unwrap(), Some(30));
+        assert_eq!(days(&["--days", "365"]).unwrap(), Some(365));
+        for bad in ["0", "366", "-1", "week"] {
+            assert!(days(&["--days", bad]).is_err(), "{bad}");
+        }
     }
 }

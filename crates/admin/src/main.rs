@@ -1,8 +1,9 @@
 //! `tdf-admin`: the organizer's toolkit. Everything an organizer does around
 //! a sale, against the orders table (`--table`), the SAM stack (`--stack`)
 //! or the local server's data dir (`--local`): check, push and show the
-//! config; copy the Stripe catalog to live mode; list, show, count, export
-//! and resend orders; export votekeys for Wuhu. Human tables by default, `--json` for scripts.
+//! config; copy the Stripe catalog to live mode; list, show, count, export,
+//! resend and reconcile orders; export votekeys for Wuhu. Human tables by
+//! default, `--json` for scripts.
 //!
 //! Exit codes: 0 done, 1 failed (a bad config, an AWS error, nothing to
 //! resend …), 2 usage (clap's own errors, and a missing target or config).
@@ -13,6 +14,7 @@ mod cli;
 mod configs;
 mod orders;
 mod output;
+mod reconcile;
 mod store;
 mod stripe;
 mod votekeys;

@@ -1,4 +1,4 @@
-//! `orders list | show | stats | export | resend`.
+//! `orders list | show | stats | export | resend` (`reconcile` is in reconcile.rs).
 
 use crate::cli::{Global, OrdersCommand};
 use crate::output::{print_json, rfc3339, table};
@@ -29,6 +29,7 @@ pub async fn run(global: &Global, command: OrdersCommand) -> Result<()> {
         OrdersCommand::Stats => stats(global, &target).await,
         OrdersCommand::Export { shipping, out } => export(&target, shipping, out.as_deref()).await,
         OrdersCommand::Resend { session_id, to } => resend(global, &target, &session_id, to.as_deref()).await,
+        OrdersCommand::Reconcile { days } => crate::reconcile::run(global, &target, days).await,
     }
 }
 
@@ -418,7 +419,7 @@ async fn resend(global: &Global, target: &Target, session_id: &str, to: Option<&
 }
 
 /// The config text already read, as a config source.
-struct Fixed(String);
+pub(crate) struct Fixed(pub(crate) String);
 
 impl tickets::config::ConfigSource for Fixed {
     fn fetch(&self) -> tickets::BoxFuture<'_, std::result::Result<String, tickets::config::SourceError>> {
