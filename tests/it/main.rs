@@ -15,6 +15,8 @@
 //! - `pool`: the votekey pool under concurrent fulfilments (keys imported
 //!   with `tdf-admin votekeys import`);
 //! - `mail`: the sender's display name through SES (moto);
+//! - `reconcile`: paid sessions whose webhook never came, emailed by
+//!   `tdf-admin orders reconcile` and by the fulfill binary's scheduled tick;
 //! - `local_flow`, `browser`: the local dev server over HTTP and in headless Chromium;
 //! - `template`: the SAM template.
 //!
@@ -33,6 +35,7 @@ mod inventory;
 mod local_flow;
 mod mail;
 mod pool;
+mod reconcile;
 mod refunds;
 mod refunds_lambda;
 mod support;
