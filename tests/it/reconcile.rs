@@ -235,3 +235,38 @@ async fn the_scheduled_tick_reconciles_a_paid_session_whose_webhook_never_came()
     assert_eq!((field(ticks[0], "fulfilled_now"), field(ticks[1], "already_emailed")), (&json!(1), &json!(1)));
     fulfill.assert_alive();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tdf_admin_reconcile_on_a_local_data_dir_writes_into_its_outbox() {
+    let stripe = testbed::stripe::FakeStripe::start().await.unwrap();
+    let config_text = example_config().to_string();
+    let config = Config::from_json(&config_text).unwrap();
+    let order = TicketOrder::from_form(config.catalog(), b"type=visitor").unwrap();
+    let request = SessionRequest::for_order(&config, &order);
+    let api = StripeApi::new(stripe.api_base(), Duration::from_secs(5));
+    let session = api.create_checkout_session(config.stripe_secret_key(), &request).await.unwrap().id;
+    let visitor = buyer("local");
+    stripe.pay(&session, &visitor, PaymentOutcome::Paid).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("config.json");
+    std::fs::write(&config_file, &config_text).unwrap();
+    let local = ["--local", dir.path().to_str().unwrap(), "--config-file", config_file.to_str().unwrap()];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = ["orders", "reconcile"].iter().chain(&local).chain(extra).copied().collect();
+        admin_command(None, &args).env("STRIPE_API_BASE", stripe.api_base()).output().unwrap()
+    };
+
+    let report = json_of(run(&["--json"]));
+    assert_eq!(report["fulfilled_sessions"], json!([session]), "{report}");
+    let outbox = localstore::OutboxMailer::new(dir.path().join("outbox")).list().await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].to, visitor.email);
+    let ledger = localstore::FileLedger::new(dir.path().join("ledger.json"));
+    let order = ledger.get(&session).await.unwrap().expect("the order");
+    assert_eq!(order.status, OrderStatus::Emailed);
+    assert!(outbox[0].text.contains(&order.votekey.unwrap()));
+
+    let again = json_of(run(&["--json"]));
+    assert_eq!((&again["already_emailed"], &again["fulfilled_now"]), (&json!(1), &json!(0)), "{again}");
+    assert_eq!(localstore::OutboxMailer::new(dir.path().join("outbox")).list().await.unwrap().len(), 1);
+}
