@@ -225,8 +225,8 @@ impl Letter<'_> {
     }
 }
 
-/// Time one ledger write may take (the AWS SDK's operation timeout).
-const RECORD_TIME: Duration = Duration::from_secs(6);
+/// Time one attempt at a ledger write may take (the AWS SDK's attempt timeout).
+const RECORD_TIME: Duration = Duration::from_secs(3);
 
 /// When Stripe may be asked about a session.
 #[derive(Clone, Copy, PartialEq, Eq)]
