@@ -117,7 +117,7 @@ async fn visitor_session_has_exactly_these_parameters() {
             ("success_url", "http://127.0.0.1:3000/fulfill?session_id={CHECKOUT_SESSION_ID}"),
             ("cancel_url", "http://127.0.0.1:3000/"),
             ("metadata[ticket]", "visitor"),
-            ("metadata[tdf_shop]", "Tokyo Demo Fest"),
+            ("metadata[tdf_shop]", "tdf-tickets"),
             ("locale", "auto"),
         ])
     );
@@ -152,7 +152,7 @@ async fn bronze_sessions_ship_the_chosen_shirt() {
                 ("cancel_url", "http://127.0.0.1:3000/"),
                 ("metadata[ticket]", "bronze"),
                 ("metadata[tshirt]", size),
-                ("metadata[tdf_shop]", "Tokyo Demo Fest"),
+                ("metadata[tdf_shop]", "tdf-tickets"),
                 ("locale", "auto"),
                 ("shipping_options[0][shipping_rate]", "shr_1TdfTshirtShipping"),
                 ("shipping_address_collection[allowed_countries][0]", "JP"),

@@ -134,6 +134,8 @@ fn hold_minutes(keys: &Keys) -> Result<u32, ConfigError> {
 
 const DEFAULT_HOLD_MINUTES: u32 = 35;
 
+const DEFAULT_SHOP_ID: &str = "tdf-tickets";
+
 /// How many days back reconciliation looks. A session can only be completed
 /// within 24 hours of its creation (Stripe expires it by then), so 1 covers
 /// every session still payable; more reaches back over an outage of the
@@ -195,17 +197,16 @@ fn votekey_format(keys: &Keys) -> Result<VotekeyFormat, ConfigError> {
 }
 
 /// What marks this shop's Checkout Sessions (metadata `tdf_shop`): `shop_id`,
-/// else `event_name`. Fulfil answers only sessions with this mark, so another
-/// integration or last year's stack on the same Stripe account gets no votekeys.
+/// default `tdf-tickets`. Fulfil answers only sessions with this mark, so
+/// Payment Links or another integration on the same Stripe account get no
+/// votekeys; stacks sharing an account set their own. A fixed default, not
+/// derived from `event_name`, so fixing a typo there mid-sale orphans nothing.
 fn shop_id(keys: &Keys) -> Result<String, ConfigError> {
-    let (key, value) = match keys.optional_str("shop_id")? {
-        Some(id) => ("shop_id", id),
-        None => ("event_name", keys.optional_str("event_name")?.unwrap_or("tdf-tickets")),
-    };
-    let value = value.trim();
+    const KEY: &str = "shop_id";
+    let value = keys.optional_str(KEY)?.unwrap_or(DEFAULT_SHOP_ID).trim();
     if value.is_empty() || value.chars().count() > 100 || value.chars().any(char::is_control) {
         return Err(ConfigError::invalid(
-            key,
+            KEY,
             "must be 1 to 100 characters on one line (it marks the shop's sessions)",
         ));
     }

@@ -49,8 +49,11 @@ pub struct SesMailer {
     client: aws_sdk_sesv2::Client,
 }
 
-/// Sends after a throttling answer (SES sent nothing) are tried again this often.
+/// Sends after a throttling answer (SES sent nothing) are tried again this
+/// often, and only while this little time has passed, so a send stays within
+/// its budget (one more attempt takes at most the 3 s attempt timeout).
 const THROTTLED_ATTEMPTS: u32 = 3;
+const THROTTLED_RETRY_WINDOW: std::time::Duration = std::time::Duration::from_millis(1500);
 
 impl SesMailer {
     /// Mail through SES with this client, built from `aws` without the SDK's
@@ -115,12 +118,15 @@ fn utf8(text: &str) -> Option<Content> {
 impl Mailer for SesMailer {
     fn send<'a>(&'a self, email: &'a OutgoingEmail) -> BoxFuture<'a, Result<String, MailFault>> {
         Box::pin(async move {
+            let started = std::time::Instant::now();
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                match self.send_once(email).await {
-                    Err(MailFault::Throttled(_)) if attempt < THROTTLED_ATTEMPTS => {
-                        let pause = crate::inventory::jittered(std::time::Duration::from_millis(200), attempt);
+                let sent = self.send_once(email).await;
+                let pause = crate::inventory::jittered(std::time::Duration::from_millis(200), attempt);
+                let in_window = started.elapsed() + pause < THROTTLED_RETRY_WINDOW;
+                match sent {
+                    Err(MailFault::Throttled(_)) if attempt < THROTTLED_ATTEMPTS && in_window => {
                         tokio::time::sleep(pause).await;
                     }
                     other => return other,

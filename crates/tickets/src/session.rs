@@ -98,11 +98,7 @@ mod tests {
         assert_eq!(req.line_items.iter().map(PriceId::as_str).collect::<Vec<_>>(), ["price_1TdfVisitorTicket"]);
         assert_eq!(req.shipping, None);
         let metadata: Vec<(&str, &str)> = req.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(
-            metadata,
-            [("tdf_shop", "Tokyo Demo Fest"), ("ticket", "visitor")],
-            "the shop's mark and the ticket"
-        );
+        assert_eq!(metadata, [("tdf_shop", "tdf-tickets"), ("ticket", "visitor")], "the shop's mark and the ticket");
         assert_eq!(req.success_url, "http://127.0.0.1:3000/fulfill?session_id={CHECKOUT_SESSION_ID}");
         assert_eq!(req.cancel_url, "http://127.0.0.1:3000/");
         assert_eq!(req.locale, "auto");

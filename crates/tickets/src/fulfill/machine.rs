@@ -199,6 +199,8 @@ pub(super) fn next_action(notice: Notice, existing: Option<&OrderRecord>, sessio
         Notice::PaymentFailed if settled => NextAction::Answer(Outcome::NotApplicable),
         // Sent only after a refund, from the ledger's record (see refunds.rs).
         Notice::Cancellation => NextAction::Answer(Outcome::NotApplicable),
+        // Paid but not `complete` cannot happen in payment mode; never send on it.
+        Notice::Votekey if !session.complete => NextAction::Answer(Outcome::AwaitingPayment),
         Notice::Votekey | Notice::PaymentFailed => match &session.email {
             Some(to) => NextAction::Send { to: to.clone() },
             None => NextAction::Record(Outcome::NoEmailAddress),
@@ -292,7 +294,9 @@ impl Fulfill {
         let Some(session) = self.payments.retrieve_session(config.stripe_secret_key(), session_id).await? else {
             return Ok(Outcome::UnknownSession);
         };
-        if !is_ours(config, &session) {
+        // An order the ledger holds was ours when recorded (e.g. a delayed
+        // payment started before the mark existed); else the mark decides.
+        if existing.is_none() && !is_ours(config, &session) {
             tracing::info!(session = session_id, "not a ticket session of this shop: ignored");
             return Ok(Outcome::NotApplicable);
         }
@@ -436,7 +440,12 @@ impl Fulfill {
         for attempt in 1..=ATTEMPTS {
             // The last attempt is the one that may be cut short by the invocation's end.
             let last = attempt == ATTEMPTS || !crate::deadline::allows(RECORD_TIME * 2);
-            match self.ledger.complete(session_id, notice, token, message_id, self.now()).await {
+            // Cut off at the deadline rather than killed: the alert below still gets logged.
+            let completed = self.ledger.complete(session_id, notice, token, message_id, self.now());
+            let completed = crate::deadline::bounded(completed)
+                .await
+                .unwrap_or_else(|| Err(LedgerFault("recording ran into the invocation's deadline".into())));
+            match completed {
                 Ok(true) => return,
                 Ok(false) => {
                     tracing::warn!(
@@ -466,7 +475,12 @@ impl Fulfill {
     async fn refused(&self, session_id: &str, token: &str, fault: MailFault) -> FulfillFault {
         if let MailFault::Rejected(reason) = &fault {
             let reason = redact_emails(reason);
-            crate::alert!(crate::alert::Alert::MailRefused, session = session_id, %reason, "SES refused the email: check the sender identity and the account's sending status");
+            crate::alert!(
+                crate::alert::Alert::MailRefused,
+                session = session_id,
+                %reason,
+                "SES refused the email: check the sender identity and the account's sending status (or, if the reason says so, the buyer's address)"
+            );
         }
         if fault.sent_nothing() {
             match self.ledger.release_claim(session_id, token, self.now()).await {

@@ -98,7 +98,7 @@ fn session(id: &str, payment_status: PaymentStatus) -> SessionView {
         email: Some("ada@example.com".into()),
         name: Some("Ada Lovelace".into()),
         locale: Some("en".into()),
-        metadata: [("tdf_shop", "Tokyo Demo Fest"), ("ticket", "bronze"), ("tshirt", "l")]
+        metadata: [("tdf_shop", "tdf-tickets"), ("ticket", "bronze"), ("tshirt", "l")]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .into(),
         line_items: vec![SessionLineItem {

@@ -116,3 +116,24 @@ async fn an_open_session_is_not_recorded_and_a_known_one_is_asked_about_again() 
     assert_eq!(bed.fulfill.handle(landing("session_id=cs_test_open")).await.status(), 303);
     assert_eq!(bed.mailer.sent().len(), 1);
 }
+
+#[tokio::test]
+async fn an_order_the_ledger_holds_is_ours_even_without_the_mark() {
+    // A delayed payment recorded before sessions carried the mark, settled after.
+    let bed = Bed::new();
+    let mut unmarked = session("cs_test_before", PaymentStatus::Unpaid);
+    unmarked.metadata.remove("tdf_shop");
+    bed.ledger.with_state(|s| s.record(&order_details(&unmarked), T0 - 3600));
+    unmarked.payment_status = PaymentStatus::Paid;
+    bed.payments.put(unmarked);
+    assert_eq!(bed.fulfil("cs_test_before").await.unwrap(), Outcome::Emailed);
+    assert_eq!(bed.mailer.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_settled_session_that_is_not_complete_gets_nothing() {
+    let bed = Bed::new();
+    bed.payments.put(SessionView { complete: false, ..paid("cs_test_incomplete") });
+    assert_eq!(bed.fulfil("cs_test_incomplete").await.unwrap(), Outcome::AwaitingPayment);
+    assert!(bed.mailer.sent().is_empty());
+}
