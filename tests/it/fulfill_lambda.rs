@@ -306,9 +306,7 @@ async fn a_raw_quote_or_angle_bracket_in_the_query_is_answered_and_the_container
 
     // The same container answers the next request, and a stray `"<>` changes nothing else.
     let (id, buyer) = lambda.bronze(PaymentOutcome::Paid).await;
-    let session = lambda.stripe.session(&id).unwrap();
-    let success_url = session["success_url"].as_str().unwrap().replace("{CHECKOUT_SESSION_ID}", &id);
-    let (_, query) = success_url.split_once('?').unwrap();
+    let query = return_query(&lambda.stripe, &id);
     let thanks = lambda.invoke(landing(&format!("{query}&utm=\"<>"))).await;
     assert_eq!(status(&thanks), 303, "{thanks}\n{}", lambda.logs());
     assert_eq!(header(&thanks, "location"), Some(THANKS_URL), "{thanks}");

@@ -138,6 +138,16 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// Form parameters of a request the fake Stripe received, sorted, for exact comparison.
+/// The query the buyer's browser comes back with from Stripe's page: the
+/// session's own success URL as Stripe fills it in (with checkout's return stamp).
+pub fn return_query(stripe: &testbed::stripe::FakeStripe, id: &str) -> String {
+    let session = stripe.session(id).unwrap_or_else(|| panic!("no session {id}"));
+    let url = session["success_url"].as_str().unwrap().replace("{CHECKOUT_SESSION_ID}", id);
+    let (_, query) = url.split_once('?').unwrap_or_else(|| panic!("no query in {url}"));
+    assert!(query.contains("stamp="), "checkout stamps the success URL: {url}");
+    query.to_owned()
+}
+
 pub fn sorted_form(request: &testbed::stripe::RecordedRequest) -> Vec<(String, String)> {
     let mut form = request.form.clone();
     form.sort();

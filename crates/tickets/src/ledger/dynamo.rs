@@ -254,17 +254,25 @@ fn claim_write(
     ClaimWrite { assignments: a, condition }
 }
 
+/// The claim `token`'s, if the item as it was holds that token: an earlier
+/// attempt of this very claim committed and its answer was lost (the SDK
+/// retried it). Tokens are fresh per claim, so no other claimant matches.
+pub(crate) fn own_claim(item: &Item, token: &str, expiry_if_unread: i64) -> Option<ClaimOutcome> {
+    (text(item, "claim_token").as_deref() == Some(token)).then(|| ClaimOutcome::Claimed {
+        token: token.to_owned(),
+        expires_at: number(item, "claim_expires_at").unwrap_or(expiry_if_unread),
+    })
+}
+
 impl DynamoLedger {
-    /// Why the claim's condition failed, from the item as it was. Our own
-    /// token there means an earlier attempt of this very claim committed
-    /// (the SDK retried after its answer was lost): it is ours.
+    /// Why the claim's condition failed, from the item as it was (unless it
+    /// was our own claim after all: [`own_claim`]).
     fn refused(&self, notice: Notice, old: Option<&Item>, token: &str, now: i64) -> ClaimOutcome {
+        if let Some(ours) = old.and_then(|item| own_claim(item, token, now)) {
+            return ours;
+        }
         match old {
             None => ClaimOutcome::InProgress,
-            Some(item) if text(item, "claim_token").as_deref() == Some(token) => {
-                let expires_at = number(item, "claim_expires_at").unwrap_or(now);
-                ClaimOutcome::Claimed { token: token.to_owned(), expires_at }
-            }
             Some(item) => {
                 let status = text(item, "status").and_then(|s| OrderStatus::parse(&s)).unwrap_or(OrderStatus::Pending);
                 refusal(notice, status, number(item, "claim_expires_at"), now)

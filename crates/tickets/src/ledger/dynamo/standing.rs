@@ -155,9 +155,8 @@ impl DynamoLedger {
             return Err(fault("UpdateItem (cancellation claim)", e));
         };
         let Some(item) = c.item.as_ref() else { return Ok(ClaimOutcome::NotApplicable(OrderStatus::Pending)) };
-        if text(item, "claim_token").as_deref() == Some(token.as_str()) {
-            // An earlier attempt of this claim committed; its answer was lost.
-            return Ok(ClaimOutcome::Claimed { token, expires_at });
+        if let Some(ours) = super::own_claim(item, &token, expires_at) {
+            return Ok(ours);
         }
         let status = text(item, "status").and_then(|s| OrderStatus::parse(&s)).unwrap_or(OrderStatus::Pending);
         Ok(match from_item(item).cancellation {
